@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+# Makes the pinned external tools available (versions in hack/versions.env):
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, kwokctl, helm,
+# operator-sdk, opm and a Python virtualenv with locust[otel].
+#
+# Sources, in order: the versioned cache; the official release download (short timeout);
+# a build from the Go module proxy (GOTOOLCHAIN=local, static, version ldflags).
+#
+#   hack/tools.sh                 make every tool available
+#   hack/tools.sh helm etcd       only these (names: kubernetes etcd kwok helm operator-sdk opm locust)
+#   hack/tools.sh --print-env     print the variables the tests use; fails if a tool is missing
+#
+# Cache: $LOCUST_OPERATOR_TOOLS_DIR, else ${XDG_CACHE_HOME:-~/.cache}/locust-k8s-operator/tools.
+# Each tool lives in <cache>/<tool>-<version>/ and appears there only when complete (built in a
+# temporary directory, then renamed), so an interrupted run is never mistaken for a cached tool.
+# Set LOCUST_OPERATOR_TOOLS_NO_DOWNLOAD=1 to skip the release download and build directly.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+cache=${LOCUST_OPERATOR_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/locust-k8s-operator/tools}
+all_tools=(etcd kubernetes kwok helm operator-sdk opm locust)
+
+os=linux
+case "$(uname -m)" in
+  x86_64) arch=amd64 ;;
+  aarch64 | arm64) arch=arm64 ;;
+  *) echo "unsupported architecture $(uname -m)" >&2; exit 1 ;;
+esac
+
+version_of() {
+  case "$1" in
+    kubernetes) echo "$KUBERNETES_VERSION" ;;
+    etcd) echo "$ETCD_VERSION" ;;
+    kwok) echo "$KWOK_VERSION" ;;
+    helm) echo "$HELM_VERSION" ;;
+    operator-sdk) echo "$OPERATOR_SDK_VERSION" ;;
+    opm) echo "$OPM_VERSION" ;;
+    locust) echo "$LOCUST_VERSION" ;;
+    *) echo "unknown tool '$1' (known: ${all_tools[*]})" >&2; return 1 ;;
+  esac
+}
+
+# The executables each tool directory must hold to count as complete.
+binaries_of() {
+  case "$1" in
+    kubernetes) echo "kube-apiserver kube-controller-manager kube-scheduler kubectl" ;;
+    etcd) echo "etcd etcdctl" ;;
+    kwok) echo "kwok kwokctl" ;;
+    helm) echo "helm" ;;
+    operator-sdk) echo "operator-sdk" ;;
+    opm) echo "opm" ;;
+    locust) echo "locust" ;;
+  esac
+}
+
+dir_of() { echo "$cache/$1-$(version_of "$1")"; }
+
+is_complete() {
+  local dir b
+  dir=$(dir_of "$1")
+  [ -f "$dir/.complete" ] || return 1
+  for b in $(binaries_of "$1"); do [ -x "$dir/bin/$b" ] || return 1; done
+}
+
+print_env() {
+  local missing=() t
+  for t in "${all_tools[@]}"; do is_complete "$t" || missing+=("$t"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "missing tools: ${missing[*]} (cache: $cache); run 'make tools' first" >&2
+    return 1
+  fi
+  local path=""
+  for t in "${all_tools[@]}"; do path="$path$(dir_of "$t")/bin:"; done
+  echo "export LOCUST_OPERATOR_TOOLS_DIR=\"$cache\""
+  for t in "${all_tools[@]}"; do
+    for b in $(binaries_of "$t"); do
+      local var
+      var=$(echo "$b" | tr 'a-z-' 'A-Z_')
+      echo "export TOOL_${var}=\"$(dir_of "$t")/bin/$b\""
+    done
+  done
+  echo "export PATH=\"$path\$PATH\""
+}
+
+# --- official release downloads (what a CI with internet uses) ---------------------------------
+
+fetch() { # url dest
+  curl -fsSL --connect-timeout 5 --max-time 600 -o "$2" "$1"
+}
+
+download() { # tool tmpdir
+  local t=$1 tmp=$2 v
+  v=$(version_of "$t")
+  mkdir -p "$tmp/bin"
+  case "$t" in
+    kubernetes)
+      for b in $(binaries_of kubernetes); do
+        fetch "https://dl.k8s.io/v$v/bin/$os/$arch/$b" "$tmp/bin/$b" || return 1
+      done ;;
+    etcd)
+      fetch "https://github.com/etcd-io/etcd/releases/download/v$v/etcd-v$v-$os-$arch.tar.gz" "$tmp/etcd.tgz" || return 1
+      tar -xzf "$tmp/etcd.tgz" -C "$tmp" --strip-components=1 && mv "$tmp/etcd" "$tmp/etcdctl" "$tmp/bin/" ;;
+    kwok)
+      for b in kwok kwokctl; do
+        fetch "https://github.com/kubernetes-sigs/kwok/releases/download/v$v/$b-$os-$arch" "$tmp/bin/$b" || return 1
+      done ;;
+    helm)
+      fetch "https://get.helm.sh/helm-v$v-$os-$arch.tar.gz" "$tmp/helm.tgz" || return 1
+      tar -xzf "$tmp/helm.tgz" -C "$tmp" && mv "$tmp/$os-$arch/helm" "$tmp/bin/" ;;
+    operator-sdk)
+      fetch "https://github.com/operator-framework/operator-sdk/releases/download/v$v/operator-sdk_${os}_$arch" "$tmp/bin/operator-sdk" || return 1 ;;
+    opm)
+      fetch "https://github.com/operator-framework/operator-registry/releases/download/v$v/$os-$arch-opm" "$tmp/bin/opm" || return 1 ;;
+    locust) return 1 ;;
+  esac
+  chmod +x "$tmp"/bin/*
+}
+
+# --- builds from the Go module proxy ------------------------------------------------------------
+
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# k8s.io/kubernetes replaces its staging modules with local paths, so it cannot be installed
+# directly: a wrapper module requires it and points every staging module at its release.
+build_kubernetes() {
+  local tmp=$1 v=$KUBERNETES_VERSION src
+  src="$tmp/src"
+  mkdir -p "$src"
+  local gomod
+  gomod=$(go mod download -json "k8s.io/kubernetes@v$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  {
+    echo "module localbuild/kubernetes"
+    echo
+    echo "go $(go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/')"
+    echo
+    echo "require k8s.io/kubernetes v$v"
+    echo
+    echo "replace ("
+    sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\t\1 => \1 v0.'"${v#1.}"'#p' "$gomod"
+    echo ")"
+  } >"$src/go.mod"
+  local major=${v%%.*} minor rest
+  rest=${v#*.}; minor=${rest%%.*}
+  local ld="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $pkg.gitVersion=v$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    ld="$ld -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
+  done
+  (cd "$src" && go build -trimpath -ldflags "$ld" -o "$tmp/bin/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+}
+
+# etcd's server module replaces its sibling modules with local paths; a wrapper module that
+# requires the released siblings needs no replace at all.
+build_etcd() {
+  local tmp=$1 v=$ETCD_VERSION src
+  src="$tmp/src"
+  mkdir -p "$src"
+  cat >"$src/go.mod" <<EOF
+module localbuild/etcd
+
+go $(go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/')
+
+require (
+	go.etcd.io/etcd/server/v3 v$v
+	go.etcd.io/etcd/etcdctl/v3 v$v
+)
+EOF
+  (cd "$src" && go build -trimpath -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=v$v" \
+    -o "$tmp/bin/etcd" go.etcd.io/etcd/server/v3 &&
+    go build -trimpath -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=v$v" \
+      -o "$tmp/bin/etcdctl" go.etcd.io/etcd/etcdctl/v3)
+}
+
+go_install() { # tmp tags ldflags package@version
+  GOBIN="$1/bin" GOFLAGS= go install -trimpath -tags "$2" -ldflags "$3" "$4"
+}
+
+build_kwok() {
+  local ld="-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION"
+  ld="$ld -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=v$KUBERNETES_VERSION"
+  go_install "$1" "" "$ld" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
+  go_install "$1" "" "$ld" "sigs.k8s.io/kwok/cmd/kwokctl@v$KWOK_VERSION"
+}
+
+build_helm() {
+  local p=helm.sh/helm/v3 k8sminor
+  k8sminor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
+  local ld="-s -w -X $p/internal/version.version=v$HELM_VERSION -X $p/internal/version.gitTreeState=clean"
+  ld="$ld -X $p/pkg/lint/rules.k8sVersionMajor=1 -X $p/pkg/lint/rules.k8sVersionMinor=$k8sminor"
+  ld="$ld -X $p/pkg/chartutil.k8sVersionMajor=1 -X $p/pkg/chartutil.k8sVersionMinor=$k8sminor"
+  go_install "$1" "" "$ld" "$p/cmd/helm@v$HELM_VERSION"
+}
+
+build_operator-sdk() {
+  local p=github.com/operator-framework/operator-sdk
+  local ld="-s -w -X $p/internal/version.Version=v$OPERATOR_SDK_VERSION"
+  ld="$ld -X $p/internal/version.GitVersion=v$OPERATOR_SDK_VERSION"
+  ld="$ld -X $p/internal/version.KubernetesVersion=v$KUBERNETES_VERSION"
+  go_install "$1" containers_image_openpgp "$ld" "$p/cmd/operator-sdk@v$OPERATOR_SDK_VERSION"
+}
+
+build_opm() {
+  local p=github.com/operator-framework/operator-registry
+  local ld="-s -w -X $p/cmd/opm/version.opmVersion=v$OPM_VERSION -X $p/cmd/opm/version.buildDate=$build_date"
+  go_install "$1" json1,containers_image_openpgp "$ld" "$p/cmd/opm@v$OPM_VERSION"
+}
+
+build_locust() {
+  local tmp=$1 final
+  final=$(dir_of locust)
+  # A virtualenv records its own path and cannot be moved, so it is created in place; the
+  # .complete marker written by the caller at the very end keeps a half-made one from counting.
+  rm -rf "$final"
+  python3 -m venv "$final"
+  "$final/bin/pip" install --quiet --disable-pip-version-check "locust[otel]==$LOCUST_VERSION"
+  rmdir "$tmp" 2>/dev/null || true
+}
+
+# --- driver -------------------------------------------------------------------------------------
+
+ensure() {
+  local t=$1 v dir tmp start
+  v=$(version_of "$t")
+  dir=$(dir_of "$t")
+  if is_complete "$t"; then
+    echo "  $t $v: cached ($dir)"
+    return 0
+  fi
+  start=$(date +%s)
+  tmp="$cache/.partial-$t-$v"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  if [ "$t" = locust ]; then
+    echo "  $t $v: creating virtualenv (pip install locust[otel]==$v)"
+    build_locust "$tmp"
+    touch "$dir/.complete"
+  else
+    local how=""
+    if [ "${LOCUST_OPERATOR_TOOLS_NO_DOWNLOAD:-0}" != 1 ] && download "$t" "$tmp" 2>/dev/null; then
+      how="downloaded the official release"
+    else
+      rm -rf "$tmp"; mkdir -p "$tmp"
+      echo "  $t $v: no release download reachable; building from the Go module proxy"
+      "build_$t" "$tmp"
+      how="built from the Go module proxy"
+    fi
+    rm -rf "$tmp/src" "$tmp"/*.tgz "$tmp/$os-$arch"
+    touch "$tmp/.complete"
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+    echo "  $t $v: $how"
+  fi
+  is_complete "$t" || { echo "  $t $v: incomplete after install" >&2; return 1; }
+  echo "  $t $v: done in $(($(date +%s) - start))s"
+}
+
+main() {
+  if [ "${1:-}" = --print-env ]; then
+    print_env
+    return
+  fi
+  local tools=("$@")
+  [ ${#tools[@]} -gt 0 ] || tools=("${all_tools[@]}")
+  for t in "${tools[@]}"; do version_of "$t" >/dev/null; done
+  mkdir -p "$cache"
+  # One run at a time per cache; a second run waits instead of building the same thing twice.
+  exec 9>"$cache/.lock"
+  flock 9
+  local total_start
+  total_start=$(date +%s)
+  echo "tools cache: $cache"
+  for t in "${tools[@]}"; do ensure "$t"; done
+  echo "all requested tools ready in $(($(date +%s) - total_start))s"
+}
+
+main "$@"

@@ -1,0 +1,123 @@
+//! Every name, label key, port, path and annotation the operator uses, defined once.
+//! Builders, validation rules, the controller and the generator all read them from here.
+
+/// API group of the LocustTest resource.
+pub const GROUP: &str = "locust.io";
+/// Kind of the resource.
+pub const KIND: &str = "LocustTest";
+/// Plural resource name.
+pub const PLURAL: &str = "locusttests";
+/// Short name (`kubectl get lotest`).
+pub const SHORT_NAME: &str = "lotest";
+/// Name of the CustomResourceDefinition.
+pub const CRD_NAME: &str = "locusttests.locust.io";
+
+/// Name of the operator, used as `managed-by` label value, field manager and event reporter.
+pub const OPERATOR_NAME: &str = "locust-k8s-operator";
+/// Field manager of every server-side apply the operator sends.
+pub const FIELD_MANAGER: &str = OPERATOR_NAME;
+
+/// Longest LocustTest name: `<name>-worker` must fit a 63-character label value.
+pub const MAX_NAME_LENGTH: usize = 56;
+
+// Labels the Go operator put on pods; kept so selectors, dashboards and scripts keep working.
+/// Pod label: the LocustTest name, unmodified.
+pub const LABEL_TEST_NAME: &str = "performance-test-name";
+/// Pod label: `<name>-master` or `<name>-worker` (dots replaced); the Service selects on it.
+pub const LABEL_POD_NAME: &str = "performance-test-pod-name";
+/// Pod label: always [`OPERATOR_NAME`].
+pub const LABEL_MANAGED_BY_LEGACY: &str = "managed-by";
+/// Pod label: the LocustTest name (the Go operator's `app` label).
+pub const LABEL_APP: &str = "app";
+/// Recommended labels.
+pub const LABEL_K8S_NAME: &str = "app.kubernetes.io/name";
+pub const LABEL_K8S_INSTANCE: &str = "app.kubernetes.io/instance";
+pub const LABEL_K8S_COMPONENT: &str = "app.kubernetes.io/component";
+pub const LABEL_K8S_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const LABEL_K8S_PART_OF: &str = "app.kubernetes.io/part-of";
+/// Value of `app.kubernetes.io/name` on Locust pods.
+pub const APP_NAME_LOCUST: &str = "locust";
+
+/// The label selector that narrows every watch of the operator to its own children.
+pub fn managed_children_selector() -> String {
+    format!("{LABEL_K8S_MANAGED_BY}={OPERATOR_NAME}")
+}
+
+// Ports.
+/// Port the master binds for worker connections (`--master-bind-port`).
+pub const MASTER_BIND_PORT: i32 = 5557;
+/// Second port the Go operator exposed on the Service; kept for compatibility.
+pub const MASTER_SECONDARY_PORT: i32 = 5558;
+/// Locust web UI and stats API on the master.
+pub const WEB_PORT: i32 = 8089;
+/// Port of the Prometheus exporter sidecar (default, configurable).
+pub const DEFAULT_EXPORTER_PORT: i32 = 9646;
+/// Container port the Go operator declared on workers.
+pub const WORKER_PORT: i32 = 8080;
+
+pub const PORT_NAME_MASTER: &str = "master";
+pub const PORT_NAME_MASTER_SECONDARY: &str = "master-2";
+pub const PORT_NAME_WEB: &str = "web";
+pub const PORT_NAME_METRICS: &str = "prometheus-metrics";
+
+// Volumes and mount paths.
+/// Default mount path of the test files ConfigMap.
+pub const DEFAULT_SRC_MOUNT_PATH: &str = "/lotest/src";
+/// Default mount path of the library ConfigMap.
+pub const DEFAULT_LIB_MOUNT_PATH: &str = "/opt/locust/lib";
+/// Volume name of the library ConfigMap.
+pub const LIB_VOLUME_NAME: &str = "locust-lib";
+/// Prefix of the volume made for each `env.secretMounts` entry.
+pub const SECRET_VOLUME_PREFIX: &str = "secret-";
+
+/// Container name of the metrics exporter sidecar.
+pub const EXPORTER_CONTAINER_NAME: &str = "locust-metrics-exporter";
+
+// Conversion.
+/// Annotation on a v1 object holding the v2 spec that v1 cannot express.
+pub const V2_SPEC_ANNOTATION: &str = "locust.io/v2-spec";
+
+/// Role of a Locust pod.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    Master,
+    Worker,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Master => "master",
+            Role::Worker => "worker",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Name of a child object (`<name>-master`, `<name>-worker`); dots become dashes so the result
+/// is a valid DNS label for the Service and a valid label value.
+pub fn child_name(test_name: &str, role: Role) -> String {
+    format!("{}-{}", test_name.replace('.', "-"), role.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_names_replace_dots() {
+        assert_eq!(child_name("team.checkout", Role::Master), "team-checkout-master");
+        assert_eq!(child_name("plain", Role::Worker), "plain-worker");
+    }
+
+    #[test]
+    fn longest_name_fits_a_label_value() {
+        let name = "a".repeat(MAX_NAME_LENGTH);
+        assert_eq!(child_name(&name, Role::Worker).len(), 63);
+    }
+}

@@ -1,0 +1,478 @@
+//! `locust.io/v2` LocustTest: the storage version and the conversion hub.
+//!
+//! Field documentation here becomes `kubectl explain` text. Defaults live in the CRD schema
+//! (the API server fills them); fields stay `Option` so conversion can tell "unset" from "set".
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements,
+    SecurityContext, Toleration, Volume,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A distributed Locust load test: one master and a number of workers, run to completion.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "locust.io",
+    version = "v2",
+    kind = "LocustTest",
+    namespaced,
+    shortname = "lotest",
+    status = "LocustTestStatus",
+    derive = "PartialEq",
+    doc = "LocustTest runs a distributed Locust load test: a master Job, a worker Job and a master Service, followed to the end and reported in status.",
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Phase of the test"),
+    printcolumn(name = "Workers", type_ = "integer", json_path = ".spec.worker.replicas", description = "Requested worker pods"),
+    printcolumn(name = "Connected", type_ = "integer", json_path = ".status.connectedWorkers", description = "Workers connected to the master"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(name = "Image", type_ = "string", json_path = ".spec.image", description = "Locust image", priority = "1")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct LocustTestSpec {
+    /// Container image that runs Locust on the master and on every worker, for example
+    /// `locustio/locust:2.43.3`.
+    pub image: String,
+
+    /// When the kubelet pulls the image: Always, IfNotPresent (default) or Never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "IfNotPresent"))]
+    pub image_pull_policy: Option<PullPolicy>,
+
+    /// Secrets in the test's namespace holding credentials for a private registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_secrets: Option<Vec<LocalObjectReference>>,
+
+    /// The master: runs the test plan, collects statistics and serves the web UI on port 8089.
+    pub master: MasterSpec,
+
+    /// The workers: generate the load.
+    pub worker: WorkerSpec,
+
+    /// Where the locustfile and optional library code come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_files: Option<TestFilesSpec>,
+
+    /// Where the Locust pods may run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling: Option<SchedulingSpec>,
+
+    /// Environment of the Locust containers: variables, ConfigMaps, Secrets and Secret files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<EnvSpec>,
+
+    /// Extra volumes for the Locust pods. A volume is added to a pod only when a volumeMount
+    /// targeting that pod's role references it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<Vec<Volume>>,
+
+    /// Where the extra volumes are mounted, and in which role (master, worker or both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_mounts: Option<Vec<TargetedVolumeMount>>,
+
+    /// Security contexts of the Locust pods. When set, they replace the operator's defaults
+    /// entirely.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<SecuritySpec>,
+
+    /// Telemetry export from Locust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observability: Option<ObservabilitySpec>,
+}
+
+/// Image pull policy.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum PullPolicy {
+    Always,
+    IfNotPresent,
+    Never,
+}
+
+impl PullPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullPolicy::Always => "Always",
+            PullPolicy::IfNotPresent => "IfNotPresent",
+            PullPolicy::Never => "Never",
+        }
+    }
+}
+
+/// The Locust master.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MasterSpec {
+    /// Command seed of the master, split on whitespace (no shell quoting), for example
+    /// `--locustfile /lotest/src/locustfile.py --host https://example.com --users 100
+    /// --spawn-rate 10 --run-time 5m`. The operator appends the flags that connect the master
+    /// to its workers.
+    pub command: String,
+
+    /// CPU, memory and ephemeral-storage of the master container. When any value is set this
+    /// block replaces the operator's defaults completely; leave a limit out to run without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Extra labels for the master pod. They never override the labels the operator selects on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+
+    /// Extra annotations for the master pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+
+    /// Start the test as soon as the expected workers are connected (`--autostart`).
+    /// Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = true))]
+    pub autostart: Option<bool>,
+
+    /// Quit the master a number of seconds after the test ends (`--autoquit`), so the Job
+    /// completes. Requires autostart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoquit: Option<AutoquitSpec>,
+
+    /// Extra Locust arguments appended to the master's command line. Flags that would break
+    /// the master/worker topology are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_args: Option<Vec<String>>,
+}
+
+/// When the master quits after the test.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoquitSpec {
+    /// Quit automatically after the test ends. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = true))]
+    pub enabled: Option<bool>,
+
+    /// Seconds to wait after the test ends before quitting. Default 60.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = 60), range(min = 0))]
+    pub timeout: Option<i32>,
+}
+
+/// The Locust workers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerSpec {
+    /// Command seed of each worker, split on whitespace, usually the same locustfile as the
+    /// master: `--locustfile /lotest/src/locustfile.py`. The operator appends the flags that
+    /// connect the worker to the master.
+    pub command: String,
+
+    /// Number of worker pods, 1 to 500.
+    #[schemars(range(min = 1, max = 500))]
+    pub replicas: i32,
+
+    /// CPU, memory and ephemeral-storage of each worker container. When any value is set this
+    /// block replaces the operator's defaults completely; leave a limit out to run without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Extra labels for the worker pods. They never override the labels the operator selects on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+
+    /// Extra annotations for the worker pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+
+    /// Extra Locust arguments appended to each worker's command line. Flags that would break
+    /// the master/worker topology are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_args: Option<Vec<String>>,
+}
+
+/// Test code mounted into the Locust containers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestFilesSpec {
+    /// ConfigMap holding the locustfile(s), mounted at srcMountPath.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_ref: Option<String>,
+
+    /// ConfigMap holding library modules, mounted at libMountPath.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lib_config_map_ref: Option<String>,
+
+    /// Mount path of the test files. Default /lotest/src.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "/lotest/src"))]
+    pub src_mount_path: Option<String>,
+
+    /// Mount path of the library files. Default /opt/locust/lib.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "/opt/locust/lib"))]
+    pub lib_mount_path: Option<String>,
+}
+
+/// Placement of the Locust pods.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulingSpec {
+    /// Affinity rules for the Locust pods. Requires the operator setting
+    /// ENABLE_AFFINITY_CR_INJECTION; without it the test fails with a condition naming it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+
+    /// Tolerations for the Locust pods. Requires the operator setting
+    /// ENABLE_TAINT_TOLERATIONS_CR_INJECTION; without it the test fails with a condition naming it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerations: Option<Vec<Toleration>>,
+
+    /// Node labels the Locust pods must run on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<BTreeMap<String, String>>,
+
+    /// RuntimeClass of the Locust pods (for example gVisor). Unset: the operator default
+    /// (DEFAULT_RUNTIME_CLASS_NAME) applies; empty string: no runtime class at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 253),
+        regex(pattern = r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub runtime_class_name: Option<String>,
+}
+
+/// Environment of the Locust containers (master and workers).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvSpec {
+    /// ConfigMaps whose keys become environment variables, each name optionally prefixed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_refs: Option<Vec<PrefixedSource>>,
+
+    /// Secrets whose keys become environment variables, each name optionally prefixed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_refs: Option<Vec<PrefixedSource>>,
+
+    /// Environment variables, literal or from a ConfigMap, Secret or field (valueFrom).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variables: Option<Vec<EnvVar>>,
+
+    /// Secrets mounted as files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_mounts: Option<Vec<SecretMount>>,
+}
+
+/// A ConfigMap or Secret imported as environment variables.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrefixedSource {
+    /// Name of the ConfigMap or Secret in the test's namespace.
+    pub name: String,
+    /// Prefix put in front of every variable name taken from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+/// A Secret mounted as files into the Locust containers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretMount {
+    /// Name of the Secret in the test's namespace.
+    pub name: String,
+    /// Directory the Secret's keys appear in, one file per key.
+    pub mount_path: String,
+    /// Mount read-only. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = true))]
+    pub read_only: Option<bool>,
+}
+
+/// Which Locust pods a volume mount applies to.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MountTarget {
+    Master,
+    Worker,
+    Both,
+}
+
+/// A volume mount with the Locust role it applies to.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetedVolumeMount {
+    /// Name of a volume in spec.volumes.
+    pub name: String,
+    /// Path inside the container. It may not equal, contain or sit inside the test file or
+    /// library mount paths.
+    pub mount_path: String,
+    /// Path within the volume to mount instead of its root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_path: Option<String>,
+    /// Like subPath, with $(VAR) references expanded from the container environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_path_expr: Option<String>,
+    /// Mount read-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+    /// How mounts propagate between host and container (None, HostToContainer, Bidirectional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_propagation: Option<String>,
+    /// Which pods get the mount: master, worker or both (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "both"))]
+    pub target: Option<MountTarget>,
+}
+
+/// Security contexts of the Locust pods.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecuritySpec {
+    /// Pod security context. Replaces the operator default (seccomp RuntimeDefault) entirely.
+    /// To pass the "restricted" Pod Security Standard with the official image, set
+    /// `runAsNonRoot: true`, `runAsUser: 1000` and `seccompProfile: {type: RuntimeDefault}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_security_context: Option<PodSecurityContext>,
+
+    /// Security context of the Locust container. Replaces the operator default (no privilege
+    /// escalation, all capabilities dropped) entirely.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_security_context: Option<SecurityContext>,
+}
+
+/// Telemetry settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservabilitySpec {
+    /// Export traces and metrics with OpenTelemetry (`--otel`). When enabled, the Prometheus
+    /// exporter sidecar is not added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_telemetry: Option<OpenTelemetrySpec>,
+}
+
+/// OpenTelemetry export from Locust.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenTelemetrySpec {
+    /// Turn OpenTelemetry on. Default false.
+    #[serde(default)]
+    pub enabled: bool,
+
+    /// OTLP collector endpoint, for example `http://otel-collector.monitoring:4317`.
+    /// Required when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+
+    /// OTLP protocol: grpc (default) or http/protobuf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "grpc"))]
+    pub protocol: Option<OtlpProtocol>,
+
+    /// Connect to the collector without TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure: Option<bool>,
+
+    /// More OTEL_* variables, added in key order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_env_vars: Option<BTreeMap<String, String>>,
+}
+
+/// OTLP transport.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum OtlpProtocol {
+    #[serde(rename = "grpc")]
+    Grpc,
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+}
+
+impl OtlpProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtlpProtocol::Grpc => "grpc",
+            OtlpProtocol::HttpProtobuf => "http/protobuf",
+        }
+    }
+}
+
+/// Observed state of a LocustTest.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocustTestStatus {
+    /// Pending (created, waiting for the master pod), Running, Succeeded or Failed. Moves only
+    /// forward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+
+    /// The metadata.generation this status was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// Workers the master waits for (replicas times --processes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_workers: Option<i32>,
+
+    /// Workers currently connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_workers: Option<i32>,
+
+    /// When the test started running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+
+    /// When the test reached Succeeded or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<Time>,
+
+    /// Ready, WorkersConnected, TestCompleted and PodsHealthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Option<Vec<Condition>>,
+
+    /// Final statistics of the test, read from the Locust master.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<TestResult>,
+}
+
+/// Phase of a test.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Running => "Running",
+            Phase::Succeeded => "Succeeded",
+            Phase::Failed => "Failed",
+        }
+    }
+
+    /// Succeeded and Failed are final.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Succeeded | Phase::Failed)
+    }
+}
+
+/// Aggregated statistics of a finished test.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestResult {
+    /// Requests sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_requests: Option<i64>,
+    /// Requests that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_requests: Option<i64>,
+    /// Mean response time in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average_response_time: Option<f64>,
+    /// Mean requests per second over the test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<f64>,
+    /// Failed requests divided by requests, 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_ratio: Option<f64>,
+}

@@ -1,0 +1,1 @@
+//! Pure builders: (LocustTest, Config) -> the master Service, master Job and worker Job.
