@@ -11,7 +11,7 @@ use crate::api::names::{DEFAULT_EXPORTER_PORT, Role};
 use crate::api::v2::PullPolicy;
 
 /// One operator-level resource value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum QuantitySetting {
     /// Not configured at this level: the next level decides (role -> unified -> built-in).
     Inherit,
@@ -23,7 +23,7 @@ pub enum QuantitySetting {
 }
 
 /// The six resource values of a container.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ResourceSettings {
     pub cpu_request: QuantitySetting,
     pub memory_request: QuantitySetting,
@@ -61,7 +61,7 @@ impl ResourceSettings {
 }
 
 /// The Prometheus exporter sidecar of the master pod.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ExporterConfig {
     pub image: String,
     pub port: i32,
@@ -70,7 +70,7 @@ pub struct ExporterConfig {
 }
 
 /// Operator configuration for building Locust pods.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// `POD_*`: applies to both roles unless a role-specific value is set.
     pub pod_resources: ResourceSettings,
