@@ -1,5 +1,8 @@
 //! The LocustTest API: versions, conversion, validation and the CRD.
+pub mod conversion;
 pub mod crd;
+pub mod defaults;
 pub mod names;
 pub mod v1;
 pub mod v2;
+pub mod validation;

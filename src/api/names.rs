@@ -111,7 +111,10 @@ mod tests {
 
     #[test]
     fn child_names_replace_dots() {
-        assert_eq!(child_name("team.checkout", Role::Master), "team-checkout-master");
+        assert_eq!(
+            child_name("team.checkout", Role::Master),
+            "team-checkout-master"
+        );
         assert_eq!(child_name("plain", Role::Worker), "plain-worker");
     }
 

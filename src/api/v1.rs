@@ -22,12 +22,32 @@ use super::v2::PullPolicy;
     shortname = "lotest",
     status = "LocustTestStatus",
     derive = "PartialEq",
+    storage = false,
     deprecated = "locust.io/v1 LocustTest is deprecated; move to locust.io/v2 (kubectl get lotest NAME -o yaml shows it as v2)",
     doc = "Deprecated: use locust.io/v2. LocustTest runs a distributed Locust load test.",
-    printcolumn(name = "master_cmd", type_ = "string", json_path = ".spec.masterCommandSeed", description = "Master command seed"),
-    printcolumn(name = "worker_replica_count", type_ = "integer", json_path = ".spec.workerReplicas", description = "Worker pods"),
-    printcolumn(name = "Image", type_ = "string", json_path = ".spec.image", description = "Locust image"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "master_cmd",
+        type_ = "string",
+        json_path = ".spec.masterCommandSeed",
+        description = "Master command seed"
+    ),
+    printcolumn(
+        name = "worker_replica_count",
+        type_ = "integer",
+        json_path = ".spec.workerReplicas",
+        description = "Worker pods"
+    ),
+    printcolumn(
+        name = "Image",
+        type_ = "string",
+        json_path = ".spec.image",
+        description = "Locust image"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct LocustTestSpec {

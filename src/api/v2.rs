@@ -25,11 +25,36 @@ use serde::{Deserialize, Serialize};
     status = "LocustTestStatus",
     derive = "PartialEq",
     doc = "LocustTest runs a distributed Locust load test: a master Job, a worker Job and a master Service, followed to the end and reported in status.",
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Phase of the test"),
-    printcolumn(name = "Workers", type_ = "integer", json_path = ".spec.worker.replicas", description = "Requested worker pods"),
-    printcolumn(name = "Connected", type_ = "integer", json_path = ".status.connectedWorkers", description = "Workers connected to the master"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    printcolumn(name = "Image", type_ = "string", json_path = ".spec.image", description = "Locust image", priority = "1")
+    printcolumn(
+        name = "Phase",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "Phase of the test"
+    ),
+    printcolumn(
+        name = "Workers",
+        type_ = "integer",
+        json_path = ".spec.worker.replicas",
+        description = "Requested worker pods"
+    ),
+    printcolumn(
+        name = "Connected",
+        type_ = "integer",
+        json_path = ".status.connectedWorkers",
+        description = "Workers connected to the master"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Image",
+        type_ = "string",
+        json_path = ".spec.image",
+        description = "Locust image",
+        priority = "1"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct LocustTestSpec {

@@ -1,0 +1,1 @@
+//! Conversion between locust.io/v1 and locust.io/v2 (the hub). Pure functions.

@@ -1,0 +1,1 @@
+//! Offline validation of LocustTest manifests with the rules the API server enforces.
