@@ -218,7 +218,11 @@ build_locust() {
   # .complete marker written by the caller at the very end keeps a half-made one from counting.
   rm -rf "$final"
   python3 -m venv "$final"
-  "$final/bin/pip" install --quiet --disable-pip-version-check "locust[otel]==$LOCUST_VERSION"
+  "$final/bin/pip" install --quiet --disable-pip-version-check -r "$here/locust-requirements.txt"
+  "$final/bin/locust" --version | grep -q "locust $LOCUST_VERSION " || {
+    echo "hack/locust-requirements.txt does not pin locust $LOCUST_VERSION" >&2
+    return 1
+  }
   rmdir "$tmp" 2>/dev/null || true
 }
 
@@ -237,7 +241,7 @@ ensure() {
   rm -rf "$tmp"
   mkdir -p "$tmp"
   if [ "$t" = locust ]; then
-    echo "  $t $v: creating virtualenv (pip install locust[otel]==$v)"
+    echo "  $t $v: creating virtualenv from hack/locust-requirements.txt"
     build_locust "$tmp"
     touch "$dir/.complete"
   else

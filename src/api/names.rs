@@ -55,9 +55,10 @@ pub const DEFAULT_EXPORTER_PORT: i32 = 9646;
 /// Container port the Go operator declared on workers.
 pub const WORKER_PORT: i32 = 8080;
 
-pub const PORT_NAME_MASTER: &str = "master";
-pub const PORT_NAME_MASTER_SECONDARY: &str = "master-2";
-pub const PORT_NAME_WEB: &str = "web";
+// Port names: the Go operator's, so NetworkPolicies and ServiceMonitors written for it still match.
+pub const PORT_NAME_MASTER: &str = "port5557";
+pub const PORT_NAME_MASTER_SECONDARY: &str = "port5558";
+pub const PORT_NAME_WEB: &str = "web-ui";
 pub const PORT_NAME_METRICS: &str = "prometheus-metrics";
 
 // Volumes and mount paths.
