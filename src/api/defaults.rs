@@ -5,37 +5,7 @@ use serde_json::Value;
 
 /// Fills every missing defaulted property of `value` from `schema` (an openAPIV3Schema).
 pub fn apply_defaults(schema: &Value, value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::Object(properties)) = schema.get("properties") {
-                for (name, property) in properties {
-                    if !map.contains_key(name)
-                        && let Some(default) = property.get("default")
-                    {
-                        map.insert(name.clone(), default.clone());
-                    }
-                    if let Some(child) = map.get_mut(name) {
-                        apply_defaults(property, child);
-                    }
-                }
-            }
-            if let Some(additional) = schema.get("additionalProperties")
-                && additional.is_object()
-            {
-                for child in map.values_mut() {
-                    apply_defaults(additional, child);
-                }
-            }
-        }
-        Value::Array(items) => {
-            if let Some(item_schema) = schema.get("items") {
-                for item in items {
-                    apply_defaults(item_schema, item);
-                }
-            }
-        }
-        _ => {}
-    }
+    *value = kube::core::cel::apply_defaults(schema, value);
 }
 
 #[cfg(test)]
