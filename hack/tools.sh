@@ -177,15 +177,23 @@ EOF
       -o "$tmp/bin/etcdctl" go.etcd.io/etcd/etcdctl/v3)
 }
 
-go_install() { # tmp tags ldflags package@version
-  GOBIN="$1/bin" GOFLAGS= go install -trimpath -tags "$2" -ldflags "$3" "$4"
+# Builds a main package of a released module inside a throw-away wrapper module. Unlike
+# `go install pkg@version`, this needs no module listing from the proxy (which some proxies
+# refuse) and works for modules whose go.mod has no local replace directives.
+go_build_released() { # tmp tags ldflags module version package output
+  local tmp=$1 tags=$2 ld=$3 module=$4 version=$5 package=$6 output=$7 src
+  src="$tmp/src-$output"
+  mkdir -p "$src"
+  printf 'module localbuild/%s\n\ngo %s\n\nrequire %s %s\n' "$output" \
+    "$(go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/')" "$module" "$version" >"$src/go.mod"
+  (cd "$src" && go build -trimpath -tags "$tags" -ldflags "$ld" -o "$tmp/bin/$output" "$package")
 }
 
 build_kwok() {
   local ld="-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION"
   ld="$ld -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=v$KUBERNETES_VERSION"
-  go_install "$1" "" "$ld" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
-  go_install "$1" "" "$ld" "sigs.k8s.io/kwok/cmd/kwokctl@v$KWOK_VERSION"
+  go_build_released "$1" "" "$ld" sigs.k8s.io/kwok "v$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok kwok
+  go_build_released "$1" "" "$ld" sigs.k8s.io/kwok "v$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwokctl kwokctl
 }
 
 build_helm() {
@@ -194,7 +202,7 @@ build_helm() {
   local ld="-s -w -X $p/internal/version.version=v$HELM_VERSION -X $p/internal/version.gitTreeState=clean"
   ld="$ld -X $p/pkg/lint/rules.k8sVersionMajor=1 -X $p/pkg/lint/rules.k8sVersionMinor=$k8sminor"
   ld="$ld -X $p/pkg/chartutil.k8sVersionMajor=1 -X $p/pkg/chartutil.k8sVersionMinor=$k8sminor"
-  go_install "$1" "" "$ld" "$p/cmd/helm@v$HELM_VERSION"
+  go_build_released "$1" "" "$ld" "$p" "v$HELM_VERSION" "$p/cmd/helm" helm
 }
 
 build_operator-sdk() {
@@ -202,13 +210,13 @@ build_operator-sdk() {
   local ld="-s -w -X $p/internal/version.Version=v$OPERATOR_SDK_VERSION"
   ld="$ld -X $p/internal/version.GitVersion=v$OPERATOR_SDK_VERSION"
   ld="$ld -X $p/internal/version.KubernetesVersion=v$KUBERNETES_VERSION"
-  go_install "$1" containers_image_openpgp "$ld" "$p/cmd/operator-sdk@v$OPERATOR_SDK_VERSION"
+  go_build_released "$1" containers_image_openpgp "$ld" "$p" "v$OPERATOR_SDK_VERSION" "$p/cmd/operator-sdk" operator-sdk
 }
 
 build_opm() {
   local p=github.com/operator-framework/operator-registry
   local ld="-s -w -X $p/cmd/opm/version.opmVersion=v$OPM_VERSION -X $p/cmd/opm/version.buildDate=$build_date"
-  go_install "$1" json1,containers_image_openpgp "$ld" "$p/cmd/opm@v$OPM_VERSION"
+  go_build_released "$1" json1,containers_image_openpgp "$ld" "$p" "v$OPM_VERSION" "$p/cmd/opm" opm
 }
 
 build_locust() {
@@ -254,7 +262,7 @@ ensure() {
       "build_$t" "$tmp"
       how="built from the Go module proxy"
     fi
-    rm -rf "$tmp/src" "$tmp"/*.tgz "$tmp/$os-$arch"
+    rm -rf "$tmp"/src* "$tmp"/*.tgz "$tmp/$os-$arch"
     touch "$tmp/.complete"
     rm -rf "$dir"
     mv "$tmp" "$dir"

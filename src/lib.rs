@@ -4,4 +4,5 @@
 //! + [`config`] -> `manifests` writes files. Nothing in `api` or `resources` talks to a cluster.
 pub mod api;
 pub mod config;
+pub mod manifests;
 pub mod resources;

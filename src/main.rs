@@ -1,4 +1,151 @@
-fn main() {
-    let a = locust_operator::api::crd::locust_test_crd();
-    println!("{}", serde_yaml::to_string(&a).unwrap_or_default());
+//! `locust-k8s-operator`: the command line. Parses, dispatches, sets the exit code.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use locust_operator::api::crd::locust_test_crd;
+use locust_operator::api::validation::{Report, validate_documents};
+use locust_operator::manifests;
+
+#[derive(Parser)]
+#[command(
+    name = "locust-k8s-operator",
+    version,
+    about = "Runs distributed Locust load tests on Kubernetes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the operator.
+    Run,
+    /// Write every generated artifact (CRD, samples, ...) from the Rust source.
+    Generate {
+        /// Do not write: list the files that differ and exit 1 if any does.
+        #[arg(long)]
+        check: bool,
+        /// Repository root to write into.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
+    /// Print the LocustTest CustomResourceDefinition (both versions) as YAML.
+    Crd,
+    /// Check LocustTest manifests offline with the rules the API server enforces.
+    Validate {
+        /// Files to check (multi-document YAML or JSON); `-` reads standard input.
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        files: Vec<String>,
+    },
+    /// Print the version.
+    Version,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run => {
+            eprintln!("`run` is not available yet: the controller is still being built");
+            ExitCode::from(2)
+        }
+        Command::Generate { check, root } => generate(&root, check),
+        Command::Crd => match manifests::to_yaml(&locust_test_crd()) {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("cannot render the CRD: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Validate { files } => validate(&files),
+        Command::Version => {
+            println!("locust-k8s-operator {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn generate(root: &std::path::Path, check: bool) -> ExitCode {
+    if check {
+        match manifests::check(root) {
+            Ok(drift) if drift.is_clean() => ExitCode::SUCCESS,
+            Ok(drift) => {
+                for path in &drift.changed {
+                    eprintln!("differs:    {}", path.display());
+                }
+                for path in &drift.missing {
+                    eprintln!("missing:    {}", path.display());
+                }
+                for path in &drift.unexpected {
+                    eprintln!("unexpected: {}", path.display());
+                }
+                eprintln!("generated files are out of date: run `locust-k8s-operator generate`");
+                ExitCode::FAILURE
+            }
+            Err(error) => {
+                eprintln!("cannot check generated files: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    } else {
+        match manifests::write(root) {
+            Ok(written) => {
+                for path in written {
+                    eprintln!("wrote {}", path.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("cannot write generated files: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn validate(files: &[String]) -> ExitCode {
+    let mut total = Report::default();
+    for file in files {
+        let (text, source) = if file == "-" {
+            let mut text = String::new();
+            if let Err(error) = std::io::stdin().read_to_string(&mut text) {
+                eprintln!("cannot read standard input: {error}");
+                return ExitCode::FAILURE;
+            }
+            (text, "<stdin>".to_string())
+        } else {
+            match std::fs::read_to_string(file) {
+                Ok(text) => (text, file.clone()),
+                Err(error) => {
+                    eprintln!("{file}: cannot read: {error}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        };
+        let report = validate_documents(&text, &source);
+        total.checked += report.checked;
+        total.skipped += report.skipped;
+        total.problems.extend(report.problems);
+    }
+    for problem in &total.problems {
+        println!("{problem}");
+    }
+    eprintln!(
+        "checked {} LocustTest object(s), skipped {} other document(s): {} problem(s)",
+        total.checked,
+        total.skipped,
+        total.problems.len()
+    );
+    if total.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

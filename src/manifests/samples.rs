@@ -1,0 +1,84 @@
+//! Sample LocustTests shipped in `config/samples/` and the OLM `alm-examples`.
+
+use crate::api::{v1, v2};
+
+/// Image used by samples and documentation.
+pub const SAMPLE_LOCUST_IMAGE: &str = "locustio/locust:2.43.3";
+
+/// A v2 test: 2 workers running the locustfile from the `demo-locustfile` ConfigMap.
+pub fn sample_v2() -> v2::LocustTest {
+    let spec = v2::LocustTestSpec {
+        image: SAMPLE_LOCUST_IMAGE.to_string(),
+        image_pull_policy: None,
+        image_pull_secrets: None,
+        master: v2::MasterSpec {
+            command: "--locustfile /lotest/src/locustfile.py --host https://example.com --users 20 --spawn-rate 5 --run-time 2m".to_string(),
+            resources: None,
+            labels: None,
+            annotations: None,
+            autostart: None,
+            autoquit: Some(v2::AutoquitSpec {
+                enabled: Some(true),
+                timeout: Some(30),
+            }),
+            extra_args: None,
+        },
+        worker: v2::WorkerSpec {
+            command: "--locustfile /lotest/src/locustfile.py".to_string(),
+            replicas: 2,
+            resources: None,
+            labels: None,
+            annotations: None,
+            extra_args: None,
+        },
+        test_files: Some(v2::TestFilesSpec {
+            config_map_ref: Some("demo-locustfile".to_string()),
+            lib_config_map_ref: None,
+            src_mount_path: None,
+            lib_mount_path: None,
+        }),
+        scheduling: None,
+        env: None,
+        volumes: None,
+        volume_mounts: None,
+        security: None,
+        observability: None,
+    };
+    v2::LocustTest::new("demo", spec)
+}
+
+/// The same test written for the Go operator's v1 API.
+pub fn sample_v1() -> v1::LocustTest {
+    let spec = v1::LocustTestSpec {
+        master_command_seed: "--locustfile /lotest/src/locustfile.py --host https://example.com --users 20 --spawn-rate 5 --run-time 2m".to_string(),
+        worker_command_seed: "--locustfile /lotest/src/locustfile.py".to_string(),
+        worker_replicas: 2,
+        image: SAMPLE_LOCUST_IMAGE.to_string(),
+        image_pull_policy: None,
+        image_pull_secrets: None,
+        config_map: Some("demo-locustfile".to_string()),
+        lib_config_map: None,
+        labels: None,
+        annotations: None,
+        affinity: None,
+        tolerations: None,
+    };
+    v1::LocustTest::new("demo-v1", spec)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::validation::validate_object;
+
+    #[test]
+    fn samples_pass_validation() {
+        for sample in [
+            serde_json::to_value(sample_v2()).unwrap(),
+            serde_json::to_value(sample_v1()).unwrap(),
+        ] {
+            assert_eq!(validate_object(&sample, "sample", None), vec![]);
+        }
+    }
+}
