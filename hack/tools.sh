@@ -180,12 +180,12 @@ EOF
 # Builds a main package of a released module inside a throw-away wrapper module. Unlike
 # `go install pkg@version`, this needs no module listing from the proxy (which some proxies
 # refuse) and works for modules whose go.mod has no local replace directives.
-go_build_released() { # tmp tags ldflags module version package output
-  local tmp=$1 tags=$2 ld=$3 module=$4 version=$5 package=$6 output=$7 src
+go_build_released() { # tmp tags ldflags module version package output [extra go.mod line]
+  local tmp=$1 tags=$2 ld=$3 module=$4 version=$5 package=$6 output=$7 extra=${8:-} src
   src="$tmp/src-$output"
   mkdir -p "$src"
-  printf 'module localbuild/%s\n\ngo %s\n\nrequire %s %s\n' "$output" \
-    "$(go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/')" "$module" "$version" >"$src/go.mod"
+  printf 'module localbuild/%s\n\ngo %s\n\nrequire %s %s\n\n%s\n' "$output" \
+    "$(go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/')" "$module" "$version" "$extra" >"$src/go.mod"
   (cd "$src" && go build -trimpath -tags "$tags" -ldflags "$ld" -o "$tmp/bin/$output" "$package")
 }
 
@@ -210,7 +210,11 @@ build_operator-sdk() {
   local ld="-s -w -X $p/internal/version.Version=v$OPERATOR_SDK_VERSION"
   ld="$ld -X $p/internal/version.GitVersion=v$OPERATOR_SDK_VERSION"
   ld="$ld -X $p/internal/version.KubernetesVersion=v$KUBERNETES_VERSION"
-  go_build_released "$1" containers_image_openpgp "$ld" "$p" "v$OPERATOR_SDK_VERSION" "$p/cmd/operator-sdk" operator-sdk
+  # The module proxy refuses ansible-operator-plugins v1.42.3 ("not available"); the Ansible
+  # plugin plays no part in bundle validation, so its previous patch release stands in.
+  local ansible=github.com/operator-framework/ansible-operator-plugins
+  go_build_released "$1" containers_image_openpgp "$ld" "$p" "v$OPERATOR_SDK_VERSION" \
+    "$p/cmd/operator-sdk" operator-sdk "replace $ansible => $ansible v1.42.2"
 }
 
 build_opm() {
