@@ -1,6 +1,8 @@
 //! Every name, label key, port, path and annotation the operator uses, defined once.
 //! Builders, validation rules, the controller and the generator all read them from here.
 
+use super::v2::{MountTarget, OtlpProtocol, PullPolicy};
+
 /// API group of the LocustTest resource.
 pub const GROUP: &str = "locust.io";
 /// Kind of the resource.
@@ -77,6 +79,68 @@ pub const EXPORTER_CONTAINER_NAME: &str = "locust-metrics-exporter";
 // Conversion.
 /// Annotation on a v1 object holding the v2 spec that v1 cannot express.
 pub const V2_SPEC_ANNOTATION: &str = "locust.io/v2-spec";
+
+// Labels a user may not set on Locust pods: the operator selects, watches or filters on them.
+/// Keys of `master.labels` / `worker.labels` that the operator's own value always wins over.
+pub const RESERVED_POD_LABEL_KEYS: [&str; 6] = [
+    LABEL_POD_NAME,
+    LABEL_TEST_NAME,
+    LABEL_MANAGED_BY_LEGACY,
+    LABEL_K8S_MANAGED_BY,
+    LABEL_K8S_INSTANCE,
+    LABEL_K8S_COMPONENT,
+];
+
+// Prometheus scrape annotations on the master pod while the exporter sidecar runs.
+pub const ANNOTATION_PROMETHEUS_SCRAPE: &str = "prometheus.io/scrape";
+pub const ANNOTATION_PROMETHEUS_PATH: &str = "prometheus.io/path";
+pub const ANNOTATION_PROMETHEUS_PORT: &str = "prometheus.io/port";
+/// Path the exporter serves its metrics on.
+pub const METRICS_PATH: &str = "/metrics";
+
+// Defaults the v2 CRD schema documents; builders resolve an absent field to the same value.
+/// `spec.imagePullPolicy`.
+pub const DEFAULT_IMAGE_PULL_POLICY: PullPolicy = PullPolicy::IfNotPresent;
+/// `spec.master.autostart`.
+pub const DEFAULT_AUTOSTART: bool = true;
+/// `spec.master.autoquit.enabled` (also when `autoquit` is absent).
+pub const DEFAULT_AUTOQUIT_ENABLED: bool = true;
+/// `spec.master.autoquit.timeout`, seconds.
+pub const DEFAULT_AUTOQUIT_TIMEOUT_SECONDS: i32 = 60;
+/// `spec.env.secretMounts[].readOnly`.
+pub const DEFAULT_SECRET_MOUNT_READ_ONLY: bool = true;
+/// `spec.volumeMounts[].target`.
+pub const DEFAULT_MOUNT_TARGET: MountTarget = MountTarget::Both;
+/// `spec.observability.openTelemetry.protocol`.
+pub const DEFAULT_OTLP_PROTOCOL: OtlpProtocol = OtlpProtocol::Grpc;
+
+// Locust command-line flags the operator writes.
+pub const FLAG_MASTER: &str = "--master";
+pub const FLAG_WORKER: &str = "--worker";
+pub const FLAG_MASTER_BIND_PORT: &str = "--master-bind-port";
+pub const FLAG_MASTER_PORT: &str = "--master-port";
+pub const FLAG_MASTER_HOST: &str = "--master-host";
+pub const FLAG_EXPECT_WORKERS: &str = "--expect-workers";
+pub const FLAG_AUTOSTART: &str = "--autostart";
+pub const FLAG_AUTOQUIT: &str = "--autoquit";
+pub const FLAG_ENABLE_REBALANCING: &str = "--enable-rebalancing";
+pub const FLAG_ONLY_SUMMARY: &str = "--only-summary";
+pub const FLAG_OTEL: &str = "--otel";
+/// Worker flag: fork this many worker processes per pod; each counts as a worker.
+pub const FLAG_PROCESSES: &str = "--processes";
+
+// Environment variables the operator sets.
+pub const ENV_OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
+pub const ENV_OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+pub const ENV_OTEL_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+pub const ENV_OTEL_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+pub const ENV_OTEL_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
+/// Value of the OTEL_*_EXPORTER variables.
+pub const OTEL_EXPORTER_OTLP: &str = "otlp";
+/// Where the exporter sidecar reads Locust's stats (the master's web port, same pod).
+pub const ENV_EXPORTER_URI: &str = "LOCUST_EXPORTER_URI";
+/// Address the exporter sidecar listens on (`:<port>`).
+pub const ENV_EXPORTER_LISTEN_ADDRESS: &str = "LOCUST_EXPORTER_WEB_LISTEN_ADDRESS";
 
 /// Role of a Locust pod.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
