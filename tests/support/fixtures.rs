@@ -52,7 +52,10 @@ pub fn all() -> Vec<Fixture> {
                 path.display()
             );
             fixtures.push(Fixture {
-                name: format!("{kind}/{}", path.file_name().unwrap_or_default().to_string_lossy()),
+                name: format!(
+                    "{kind}/{}",
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                ),
                 path,
                 text,
                 expected,
