@@ -3,6 +3,7 @@ pub mod conversion;
 pub mod crd;
 pub mod defaults;
 pub mod names;
+pub mod quantity;
 pub mod v1;
 pub mod v2;
 pub mod validation;
