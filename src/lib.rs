@@ -1,8 +1,11 @@
 //! Locust operator: runs distributed Locust load tests on Kubernetes.
 //!
-//! Data flows one way: [`api`] -> [`resources`] -> `controller` applies; [`api`] + [`resources`]
-//! + [`config`] -> `manifests` writes files. Nothing in `api` or `resources` talks to a cluster.
+//! Data flows one way: [`api`] -> [`resources`] -> [`controller`] applies; [`api`] + [`resources`]
+//! + [`config`] -> [`manifests`] writes files. Nothing in `api` or `resources` talks to a cluster.
 pub mod api;
 pub mod config;
+pub mod controller;
 pub mod manifests;
+pub mod operator;
 pub mod resources;
+pub mod telemetry;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use locust_operator::api::crd::locust_test_crd;
 use locust_operator::api::validation::{Report, validate_documents};
 use locust_operator::manifests;
+use locust_operator::operator::{self, RunArgs};
 
 #[derive(Parser)]
 #[command(
@@ -24,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the operator.
-    Run,
+    Run(Box<RunArgs>),
     /// Write every generated artifact (CRD, samples, ...) from the Rust source.
     Generate {
         /// Do not write: list the files that differ and exit 1 if any does.
@@ -49,10 +50,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run => {
-            eprintln!("`run` is not available yet: the controller is still being built");
-            ExitCode::from(2)
-        }
+        Command::Run(args) => run(*args),
         Command::Generate { check, root } => generate(&root, check),
         Command::Crd => match manifests::to_yaml(&locust_test_crd()) {
             Ok(yaml) => {
@@ -68,6 +66,26 @@ fn main() -> ExitCode {
         Command::Version => {
             println!("locust-k8s-operator {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
+        }
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(operator::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("locust-k8s-operator: {error}");
+            ExitCode::FAILURE
         }
     }
 }

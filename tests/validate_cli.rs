@@ -2,6 +2,7 @@
 //! expected messages. The same fixtures go to a real API server in tests/api_server.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[allow(dead_code)]
 mod support {
     pub mod fixtures;
 }

@@ -13,6 +13,8 @@ pub use super::v2::LocustTestStatus;
 use super::v2::PullPolicy;
 
 /// Deprecated: use locust.io/v2. A distributed Locust load test.
+// Each printcolumn repeats `type_ = ...`, which clippy mistakes for a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "locust.io",

@@ -3,6 +3,7 @@
 //! `generate` writes the files; `generate --check` renders them in memory and lists every file
 //! that differs, is missing, or is left over in a generated directory.
 
+pub mod rbac;
 mod samples;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,247 @@
+//! The controller: turns LocustTests into running tests and reports them truthfully.
+//!
+//! Watches are narrow: LocustTests, plus Jobs, Services and Pods carrying the operator's
+//! `app.kubernetes.io/managed-by` label, so memory does not grow with unrelated workloads. The
+//! reflectors run on their own tasks and the controller starts once every cache has synced,
+//! so a reconcile never mistakes a cache still filling for a deleted child.
+
+pub mod diagnosis;
+mod error;
+pub mod leader;
+mod reconcile;
+pub mod status;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tracing::{info, warn};
+
+pub use error::Error;
+
+use crate::api::names::{LABEL_TEST_NAME, OPERATOR_NAME, managed_children_selector};
+use crate::api::v2::LocustTest;
+use crate::config::Config;
+use crate::telemetry::Metrics;
+
+/// Settings of the controller itself (not of the pods it builds).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Watch one namespace only; all namespaces when `None`.
+    pub namespace: Option<String>,
+    /// How long a pod problem that may clear up by itself is tolerated before the test fails.
+    pub diagnosis_grace: Duration,
+    /// Reconciles running at once.
+    pub concurrency: u16,
+    /// Name of this replica, shown as the reporting instance of events.
+    pub instance: String,
+}
+
+/// The caches of the operator's children.
+#[derive(Clone)]
+pub struct Caches {
+    pub tests: Store<LocustTest>,
+    pub jobs: Store<Job>,
+    pub services: Store<Service>,
+    pub pods: Store<Pod>,
+}
+
+/// Shared by every reconcile.
+pub struct Context {
+    pub client: Client,
+    pub config: Config,
+    pub settings: Settings,
+    pub caches: Caches,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    /// Consecutive failures per test, for exponential backoff.
+    failures: Mutex<HashMap<ObjectRef<LocustTest>, u32>>,
+}
+
+const STREAM_BUFFER: usize = 1024;
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// A reflector on its own task; returns the cache and a subscription for the controller.
+fn reflect<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (
+    Store<K>,
+    impl Stream<Item = Arc<K>> + Send + 'static,
+    tokio::task::JoinHandle<()>,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store_shared::<K>(STREAM_BUFFER);
+    let subscription = writer.subscribe();
+    let task = tokio::spawn(
+        watcher(api, config)
+            .default_backoff()
+            // Managed fields are most of an object's bytes and the operator never reads them.
+            .modify(|obj: &mut K| obj.managed_fields_mut().clear())
+            .reflect_shared(writer)
+            .for_each(|event| async move {
+                if let Err(error) = event {
+                    warn!(%error, "watch error; retrying with backoff");
+                }
+            }),
+    );
+    let stream = futures::stream::iter(subscription).flatten();
+    (reader, stream, task)
+}
+
+/// Runs the controller until `shutdown` resolves. `ready` is called once every cache synced.
+pub async fn run(
+    client: Client,
+    config: Config,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+    ready: impl FnOnce(),
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), Error> {
+    let ns = settings.namespace.as_deref();
+    let children = watcher::Config::default().labels(&managed_children_selector());
+    let (tests, tests_stream, t1) =
+        reflect(api::<LocustTest>(&client, ns), watcher::Config::default());
+    let (jobs, jobs_stream, t2) = reflect(api::<Job>(&client, ns), children.clone());
+    let (services, services_stream, t3) = reflect(api::<Service>(&client, ns), children.clone());
+    let (pods, pods_stream, t4) = reflect(api::<Pod>(&client, ns), children);
+    let tasks = [t1, t2, t3, t4];
+
+    let closed = |what| move |_| Error::CacheClosed(what);
+    tests
+        .wait_until_ready()
+        .await
+        .map_err(closed("LocustTest"))?;
+    jobs.wait_until_ready().await.map_err(closed("Job"))?;
+    services
+        .wait_until_ready()
+        .await
+        .map_err(closed("Service"))?;
+    pods.wait_until_ready().await.map_err(closed("Pod"))?;
+    info!(
+        tests = tests.state().len(),
+        jobs = jobs.state().len(),
+        pods = pods.state().len(),
+        "caches synced; starting the controller"
+    );
+    ready();
+
+    let caches = Caches {
+        tests: tests.clone(),
+        jobs,
+        services,
+        pods,
+    };
+    let reporter = Reporter {
+        controller: OPERATOR_NAME.to_string(),
+        instance: Some(settings.instance.clone()),
+    };
+    let context = Arc::new(Context {
+        recorder: Recorder::new(client.clone(), reporter),
+        client,
+        config,
+        settings: settings.clone(),
+        caches,
+        metrics,
+        failures: Mutex::new(HashMap::new()),
+    });
+
+    Controller::for_shared_stream(tests_stream, tests)
+        .owns_shared_stream(jobs_stream)
+        .owns_shared_stream(services_stream)
+        .watches_shared_stream(pods_stream, |pod: Arc<Pod>| {
+            let test = pod.labels().get(LABEL_TEST_NAME).cloned();
+            let ns = pod.namespace();
+            test.zip(ns)
+                .map(|(name, ns)| ObjectRef::<LocustTest>::new(&name).within(&ns))
+        })
+        .with_config(kube::runtime::controller::Config::default().concurrency(settings.concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::reconcile, error_policy, context)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+    for task in tasks {
+        task.abort();
+    }
+    info!("controller stopped");
+    Ok(())
+}
+
+fn error_policy(test: Arc<LocustTest>, error: &Error, ctx: Arc<Context>) -> Action {
+    let key = ObjectRef::from_obj(&*test);
+    let attempts = {
+        let mut failures = ctx.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let n = failures.entry(key).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    };
+    ctx.metrics.reconcile_error(error.metric_label());
+    let delay = backoff(attempts);
+    warn!(
+        test = %test.name_any(),
+        namespace = test.namespace().unwrap_or_default(),
+        %error,
+        retry_in_s = delay.as_secs(),
+        "reconcile failed"
+    );
+    Action::requeue(delay)
+}
+
+/// 1 s, 2 s, 4 s ... capped at 5 minutes.
+fn backoff(attempts: u32) -> Duration {
+    let secs = 1u64 << attempts.saturating_sub(1).min(9);
+    Duration::from_secs(secs.min(300))
+}
+
+impl Context {
+    fn succeeded(&self, test: &LocustTest) {
+        let key = ObjectRef::from_obj(test);
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(5), Duration::from_secs(16));
+        assert_eq!(backoff(50), Duration::from_secs(300));
+    }
+}

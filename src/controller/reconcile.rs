@@ -1,0 +1,335 @@
+//! One reconcile: read -> validate -> build -> apply -> status.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use tracing::{debug, info, warn};
+
+use super::status::{self, EventNote, Observed, Outcome, reason};
+use super::{Context, Error};
+use crate::api::names::{FIELD_MANAGER, LABEL_TEST_NAME};
+use crate::api::v2::{LocustTest, LocustTestStatus, Phase};
+use crate::api::validation::validate_object;
+use crate::resources::{self, BuildError, Children};
+
+/// Safety net for tests in progress: look again even if no watch event arrives.
+const RESYNC: Duration = Duration::from_secs(300);
+
+pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = reconcile_inner(&test, &ctx).await;
+    ctx.metrics
+        .reconciled(result.is_ok(), started.elapsed(), &ctx.caches.tests);
+    if result.is_ok() {
+        ctx.succeeded(&test);
+    }
+    result
+}
+
+async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Error> {
+    let namespace = test
+        .namespace()
+        .ok_or(Error::MissingMetadata("namespace"))?;
+    let name = test.name_any();
+    if test.metadata.deletion_timestamp.is_some() {
+        // Garbage collection removes the children; nothing to do.
+        return Ok(Action::await_change());
+    }
+    let old = test.status.clone().unwrap_or_default();
+    if old.phase.is_some_and(Phase::is_terminal) {
+        // Final. Children that TTL cleanup removed are left alone.
+        return Ok(Action::await_change());
+    }
+    let generation = test.metadata.generation;
+    let now = Timestamp::now();
+
+    // Validate: the API server enforces the same rules, but a spec can slip through (a v1
+    // object carrying a hand-written v2 annotation, a CRD installed without its rules).
+    let problems = validate_object(&serde_json::to_value(test)?, &name, None);
+    if !problems.is_empty() {
+        let message = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let outcome = status::fail(&old, generation, reason::INVALID_SPEC, message, now);
+        return finish(test, ctx, &old, outcome).await;
+    }
+
+    // Build.
+    let children = match resources::build_children(test, &ctx.config) {
+        Ok(children) => children,
+        Err(error) => {
+            let code = match error {
+                BuildError::ForbiddenField { .. } => reason::FORBIDDEN_BY_CONFIG,
+                _ => reason::INVALID_SPEC,
+            };
+            let outcome = status::fail(&old, generation, code, error.to_string(), now);
+            return finish(test, ctx, &old, outcome).await;
+        }
+    };
+
+    // Apply what is missing.
+    let applied = match ensure_children(test, ctx, &namespace, &children).await? {
+        Ensured::Applied(created) => created,
+        Ensured::Refused(code, message) => {
+            let outcome = status::fail(&old, generation, code, message, now);
+            return finish(test, ctx, &old, outcome).await;
+        }
+    };
+    let mut extra_events = Vec::new();
+    if !applied.is_empty() {
+        let list = applied.join(", ");
+        if old.phase.is_none() {
+            extra_events.push(EventNote {
+                warning: false,
+                reason: reason::CHILDREN_CREATED,
+                message: format!("created {list}"),
+            });
+        } else {
+            extra_events.push(EventNote {
+                warning: true,
+                reason: reason::CHILDREN_RECREATED,
+                message: format!("{list} disappeared while the test was running; recreated"),
+            });
+        }
+    }
+
+    // Observe and derive the status.
+    let master_name = children.master_job.name_any();
+    let worker_name = children.worker_job.name_any();
+    let master_job = ctx
+        .caches
+        .jobs
+        .get(&ObjectRef::new(&master_name).within(&namespace));
+    let worker_job = ctx
+        .caches
+        .jobs
+        .get(&ObjectRef::new(&worker_name).within(&namespace));
+    let pods: Vec<Arc<Pod>> = ctx.caches.pods.state_filter(|pod| {
+        pod.namespace().as_deref() == Some(namespace.as_str())
+            && pod.labels().get(LABEL_TEST_NAME) == Some(&name)
+    });
+    let expected = resources::expected_workers(&test.spec);
+    let observed = Observed {
+        generation,
+        expected_workers: expected,
+        processes_per_pod: (expected / test.spec.worker.replicas.max(1)).max(1),
+        // Everything was present or has just been applied.
+        children_ready: true,
+        master_job: master_job.as_deref(),
+        worker_job: worker_job.as_deref(),
+        pods: pods.iter().map(Arc::as_ref).collect(),
+        now,
+        grace: ctx.settings.diagnosis_grace,
+    };
+    let mut outcome = status::derive(&old, &observed);
+    extra_events.append(&mut outcome.events);
+    outcome.events = extra_events;
+    finish(test, ctx, &old, outcome).await
+}
+
+/// Writes the status when it changed, publishes the events, and says when to look again.
+async fn finish(
+    test: &LocustTest,
+    ctx: &Context,
+    old: &LocustTestStatus,
+    outcome: Outcome,
+) -> Result<Action, Error> {
+    if outcome.status != *old {
+        write_status(test, ctx, &outcome.status).await?;
+        if outcome.status.phase != old.phase {
+            info!(
+                test = %test.name_any(),
+                namespace = test.namespace().unwrap_or_default(),
+                from = old.phase.map(Phase::as_str).unwrap_or("-"),
+                to = outcome.status.phase.map(Phase::as_str).unwrap_or("-"),
+                "phase changed"
+            );
+        }
+    }
+    for note in &outcome.events {
+        publish(test, ctx, note).await;
+    }
+    let terminal = outcome.status.phase.is_some_and(Phase::is_terminal);
+    Ok(match (terminal, outcome.requeue_after) {
+        (true, _) => Action::await_change(),
+        (false, Some(after)) => Action::requeue(after.min(RESYNC)),
+        (false, None) => Action::requeue(RESYNC),
+    })
+}
+
+async fn write_status(
+    test: &LocustTest,
+    ctx: &Context,
+    status: &LocustTestStatus,
+) -> Result<(), Error> {
+    let namespace = test
+        .namespace()
+        .ok_or(Error::MissingMetadata("namespace"))?;
+    let api: Api<LocustTest> = Api::namespaced(ctx.client.clone(), &namespace);
+    let patch = json!({
+        "apiVersion": LocustTest::api_version(&()),
+        "kind": LocustTest::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &test.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(patch),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn publish(test: &LocustTest, ctx: &Context, note: &EventNote) {
+    let event = Event {
+        type_: if note.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: note.reason.to_string(),
+        note: Some(truncate(&note.message, 1000)),
+        action: "Reconcile".to_string(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &test.object_ref(&())).await {
+        warn!(test = %test.name_any(), %error, reason = note.reason, "cannot publish event");
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+enum Ensured {
+    /// Names (`Kind/name`) of the children applied in this reconcile.
+    Applied(Vec<String>),
+    /// The API server refuses a child, or its name is taken by someone else's object.
+    Refused(&'static str, String),
+}
+
+async fn ensure_children(
+    test: &LocustTest,
+    ctx: &Context,
+    namespace: &str,
+    children: &Children,
+) -> Result<Ensured, Error> {
+    let mut applied = Vec::new();
+    let client = &ctx.client;
+    let steps = [
+        ensure(
+            test,
+            &ctx.caches.services,
+            Api::<Service>::namespaced(client.clone(), namespace),
+            &children.service,
+        )
+        .await?,
+        ensure(
+            test,
+            &ctx.caches.jobs,
+            Api::<Job>::namespaced(client.clone(), namespace),
+            &children.master_job,
+        )
+        .await?,
+        ensure(
+            test,
+            &ctx.caches.jobs,
+            Api::<Job>::namespaced(client.clone(), namespace),
+            &children.worker_job,
+        )
+        .await?,
+    ];
+    for step in steps {
+        match step {
+            Step::Present => {}
+            Step::Applied(name) => applied.push(name),
+            Step::Refused(code, message) => return Ok(Ensured::Refused(code, message)),
+        }
+    }
+    Ok(Ensured::Applied(applied))
+}
+
+enum Step {
+    Present,
+    Applied(String),
+    Refused(&'static str, String),
+}
+
+/// Applies one child unless the cache already holds it. Children never change after creation
+/// (the spec is immutable), so a child in the cache needs no apply.
+async fn ensure<K>(
+    test: &LocustTest,
+    cache: &kube::runtime::reflector::Store<K>,
+    api: Api<K>,
+    child: &K,
+) -> Result<Step, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+{
+    let name = child.name_any();
+    let label = format!("{} {name}", K::kind(&()));
+    let namespace = test.namespace().unwrap_or_default();
+    if cache
+        .get(&ObjectRef::new(&name).within(&namespace))
+        .is_some()
+    {
+        return Ok(Step::Present);
+    }
+    // Not in the cache: either really absent, not yet seen, or someone else's object with our
+    // name (it lacks our label, so the narrow watch cannot see it).
+    if let Some(existing) = api.get_opt(&name).await? {
+        let ours = existing
+            .owner_references()
+            .iter()
+            .any(|o| Some(&o.uid) == test.metadata.uid.as_ref());
+        return Ok(if ours {
+            Step::Present
+        } else {
+            Step::Refused(
+                reason::NAME_CONFLICT,
+                format!(
+                    "a {label} already exists in namespace {namespace} and does not belong to this test; delete it or rename the LocustTest"
+                ),
+            )
+        });
+    }
+    match api
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(child),
+        )
+        .await
+    {
+        Ok(_) => {
+            debug!(child = %label, "applied");
+            Ok(Step::Applied(label))
+        }
+        // 422: the API server refuses what we built; retrying cannot help.
+        Err(kube::Error::Api(status)) if status.code == 422 => Ok(Step::Refused(
+            reason::CHILD_REJECTED,
+            format!("the API server refused the {label}: {}", status.message),
+        )),
+        Err(error) => Err(error.into()),
+    }
+}

@@ -1,0 +1,437 @@
+//! Status derivation: from what the cluster shows (children, pods) to the test's status, the
+//! events that mark its transitions, and when to look again. Pure.
+//!
+//! The phase only moves forward: Pending -> Running -> Succeeded | Failed. Once terminal, the
+//! status is final.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use super::diagnosis::{self, Diagnosis, reason as pod_reason, role_of};
+use crate::api::names::Role;
+use crate::api::v2::{LocustTestStatus, Phase};
+
+/// Condition types.
+pub mod condition {
+    pub const READY: &str = "Ready";
+    pub const WORKERS_CONNECTED: &str = "WorkersConnected";
+    pub const TEST_COMPLETED: &str = "TestCompleted";
+    pub const PODS_HEALTHY: &str = "PodsHealthy";
+}
+
+/// Condition reasons and event reasons that are not pod diagnoses.
+pub mod reason {
+    pub const CHILDREN_CREATED: &str = "ChildrenCreated";
+    pub const CREATING_CHILDREN: &str = "CreatingChildren";
+    pub const CHILDREN_RECREATED: &str = "ChildRecreated";
+    pub const WAITING_FOR_WORKERS: &str = "WaitingForWorkers";
+    pub const ALL_WORKERS_CONNECTED: &str = "AllWorkersConnected";
+    pub const TEST_IN_PROGRESS: &str = "TestInProgress";
+    pub const TEST_SUCCEEDED: &str = "TestSucceeded";
+    pub const TEST_STARTED: &str = "TestStarted";
+    pub const TEST_FAILED: &str = "TestFailed";
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    pub const FORBIDDEN_BY_CONFIG: &str = "ForbiddenByOperatorConfig";
+    pub const CHILD_REJECTED: &str = "ChildRejected";
+    pub const NAME_CONFLICT: &str = "NameConflict";
+}
+
+/// An event to publish about the test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventNote {
+    pub warning: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// The new status, the events of this step, and when to reconcile again without a watch event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub status: LocustTestStatus,
+    pub events: Vec<EventNote>,
+    pub requeue_after: Option<Duration>,
+}
+
+/// What the cluster shows about one test.
+pub struct Observed<'a> {
+    pub generation: Option<i64>,
+    /// Locust workers the master waits for (replicas x processes per pod).
+    pub expected_workers: i32,
+    /// Locust worker processes per worker pod (`--processes`).
+    pub processes_per_pod: i32,
+    /// All three children exist.
+    pub children_ready: bool,
+    pub master_job: Option<&'a Job>,
+    pub worker_job: Option<&'a Job>,
+    pub pods: Vec<&'a Pod>,
+    pub now: Timestamp,
+    pub grace: Duration,
+}
+
+/// Derives the next status of a running test.
+pub fn derive(old: &LocustTestStatus, seen: &Observed<'_>) -> Outcome {
+    let old_phase = old.phase.unwrap_or(Phase::Pending);
+    if old_phase.is_terminal() {
+        return Outcome {
+            status: old.clone(),
+            events: Vec::new(),
+            requeue_after: None,
+        };
+    }
+    let mut status = old.clone();
+    let mut events = Vec::new();
+    let now = seen.now;
+    status.observed_generation = seen.generation;
+    status.expected_workers = Some(seen.expected_workers);
+
+    set_condition(
+        &mut status,
+        seen,
+        condition::READY,
+        seen.children_ready,
+        if seen.children_ready {
+            reason::CHILDREN_CREATED
+        } else {
+            reason::CREATING_CHILDREN
+        },
+        if seen.children_ready {
+            "the master Service, master Job and worker Job exist".to_string()
+        } else {
+            "creating the master Service, master Job and worker Job".to_string()
+        },
+    );
+
+    let diagnosis = diagnosis::diagnose(&seen.pods, now, seen.grace);
+    let connected = running_pods(seen, Role::Worker) * seen.processes_per_pod;
+    status.connected_workers = Some(connected);
+    let all_connected = connected >= seen.expected_workers;
+    let was_connected = is_true(old, condition::WORKERS_CONNECTED);
+    set_condition(
+        &mut status,
+        seen,
+        condition::WORKERS_CONNECTED,
+        all_connected,
+        if all_connected {
+            reason::ALL_WORKERS_CONNECTED
+        } else {
+            reason::WAITING_FOR_WORKERS
+        },
+        format!("{connected}/{} workers connected", seen.expected_workers),
+    );
+    if all_connected && !was_connected {
+        events.push(EventNote {
+            warning: false,
+            reason: reason::ALL_WORKERS_CONNECTED,
+            message: format!("{connected}/{} workers connected", seen.expected_workers),
+        });
+    }
+
+    let (healthy, health_reason, health_message) = pods_health(&diagnosis, seen);
+    set_condition(
+        &mut status,
+        seen,
+        condition::PODS_HEALTHY,
+        healthy,
+        health_reason,
+        health_message,
+    );
+
+    let phase = next_phase(old_phase, &diagnosis, seen);
+    match phase {
+        Next::Succeeded => {
+            status.phase = Some(Phase::Succeeded);
+            finish(
+                &mut status,
+                seen,
+                true,
+                reason::TEST_SUCCEEDED,
+                "the Locust master finished and exited 0".to_string(),
+            );
+            events.push(EventNote {
+                warning: false,
+                reason: reason::TEST_SUCCEEDED,
+                message: "the test finished successfully".to_string(),
+            });
+        }
+        Next::Failed(reason_code, message) => {
+            status.phase = Some(Phase::Failed);
+            finish(&mut status, seen, false, reason_code, message.clone());
+            events.push(EventNote {
+                warning: true,
+                reason: reason::TEST_FAILED,
+                message: format!("{reason_code}: {message}"),
+            });
+        }
+        Next::Running => {
+            status.phase = Some(Phase::Running);
+            if old_phase != Phase::Running {
+                status.start_time = Some(Time(now));
+                events.push(EventNote {
+                    warning: false,
+                    reason: reason::TEST_STARTED,
+                    message: format!(
+                        "the master is running; {connected}/{} workers connected",
+                        seen.expected_workers
+                    ),
+                });
+            }
+            in_progress(&mut status, seen);
+        }
+        Next::Pending => {
+            status.phase = Some(Phase::Pending);
+            in_progress(&mut status, seen);
+        }
+    }
+
+    let requeue_after = match (&status.phase, &diagnosis.pending) {
+        (Some(p), Some((_, left))) if !p.is_terminal() => Some(*left + Duration::from_secs(1)),
+        _ => None,
+    };
+    Outcome {
+        status,
+        events,
+        requeue_after,
+    }
+}
+
+/// Fails a test that cannot run (invalid spec, a field the operator configuration forbids, a
+/// child the API server refuses). Final: the test is not retried.
+pub fn fail(
+    old: &LocustTestStatus,
+    generation: Option<i64>,
+    reason_code: &'static str,
+    message: String,
+    now: Timestamp,
+) -> Outcome {
+    if old.phase.is_some_and(Phase::is_terminal) {
+        return Outcome {
+            status: old.clone(),
+            events: Vec::new(),
+            requeue_after: None,
+        };
+    }
+    let seen = Observed {
+        generation,
+        expected_workers: old.expected_workers.unwrap_or(0),
+        processes_per_pod: 1,
+        children_ready: false,
+        master_job: None,
+        worker_job: None,
+        pods: Vec::new(),
+        now,
+        grace: Duration::ZERO,
+    };
+    let mut status = old.clone();
+    status.observed_generation = generation;
+    status.phase = Some(Phase::Failed);
+    set_condition(
+        &mut status,
+        &seen,
+        condition::READY,
+        false,
+        reason_code,
+        message.clone(),
+    );
+    finish(&mut status, &seen, false, reason_code, message.clone());
+    Outcome {
+        status,
+        events: vec![EventNote {
+            warning: true,
+            reason: reason::TEST_FAILED,
+            message: format!("{reason_code}: {message}"),
+        }],
+        requeue_after: None,
+    }
+}
+
+enum Next {
+    Pending,
+    Running,
+    Succeeded,
+    Failed(&'static str, String),
+}
+
+fn next_phase(old: Phase, diagnosis: &Diagnosis, seen: &Observed<'_>) -> Next {
+    if job_condition(seen.master_job, "Complete") {
+        return Next::Succeeded;
+    }
+    if let Some(finding) = &diagnosis.fatal {
+        return Next::Failed(finding.reason, finding.message.clone());
+    }
+    if job_condition(seen.master_job, "Failed") {
+        return Next::Failed(
+            pod_reason::MASTER_FAILED,
+            format!(
+                "the master Job failed: {}",
+                job_condition_message(seen.master_job, "Failed")
+            ),
+        );
+    }
+    if job_condition(seen.worker_job, "Failed") {
+        return Next::Failed(
+            pod_reason::WORKER_FAILED,
+            format!(
+                "the worker Job failed: {}; see `kubectl logs job/{}`",
+                job_condition_message(seen.worker_job, "Failed"),
+                seen.worker_job
+                    .and_then(|j| j.metadata.name.as_deref())
+                    .unwrap_or("worker")
+            ),
+        );
+    }
+    if old == Phase::Running || running_pods(seen, Role::Master) > 0 {
+        return Next::Running;
+    }
+    Next::Pending
+}
+
+fn pods_health(diagnosis: &Diagnosis, seen: &Observed<'_>) -> (bool, &'static str, String) {
+    if let Some(f) = &diagnosis.fatal {
+        return (false, f.reason, f.message.clone());
+    }
+    if let Some((f, left)) = &diagnosis.pending {
+        return (
+            false,
+            f.reason,
+            format!(
+                "{} (the test fails if this lasts {}s more)",
+                f.message,
+                left.as_secs()
+            ),
+        );
+    }
+    if seen.pods.is_empty() || running_pods(seen, Role::Master) == 0 {
+        (
+            true,
+            pod_reason::PODS_STARTING,
+            "waiting for pods to start".to_string(),
+        )
+    } else {
+        (
+            true,
+            pod_reason::PODS_HEALTHY,
+            "pods are running".to_string(),
+        )
+    }
+}
+
+fn running_pods(seen: &Observed<'_>, role: Role) -> i32 {
+    let count = seen
+        .pods
+        .iter()
+        .filter(|p| role_of(p) == Some(role))
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .count();
+    i32::try_from(count).unwrap_or(i32::MAX)
+}
+
+fn job_condition(job: Option<&Job>, type_: &str) -> bool {
+    job.and_then(|j| j.status.as_ref())
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == type_ && c.status == "True"))
+}
+
+fn job_condition_message(job: Option<&Job>, type_: &str) -> String {
+    job.and_then(|j| j.status.as_ref())
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == type_))
+        .map(|c| {
+            format!(
+                "{} {}",
+                c.reason.as_deref().unwrap_or_default(),
+                c.message.as_deref().unwrap_or_default()
+            )
+            .trim()
+            .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn in_progress(status: &mut LocustTestStatus, seen: &Observed<'_>) {
+    set_condition(
+        status,
+        seen,
+        condition::TEST_COMPLETED,
+        false,
+        reason::TEST_IN_PROGRESS,
+        "the test has not finished".to_string(),
+    );
+}
+
+fn finish(
+    status: &mut LocustTestStatus,
+    seen: &Observed<'_>,
+    succeeded: bool,
+    reason_code: &'static str,
+    message: String,
+) {
+    status.completion_time = Some(Time(seen.now));
+    if status.start_time.is_none() {
+        status.start_time = Some(Time(seen.now));
+    }
+    set_condition(
+        status,
+        seen,
+        condition::TEST_COMPLETED,
+        true,
+        reason_code,
+        message,
+    );
+    if succeeded {
+        set_condition(
+            status,
+            seen,
+            condition::PODS_HEALTHY,
+            true,
+            pod_reason::PODS_HEALTHY,
+            "the test finished".to_string(),
+        );
+    }
+}
+
+fn is_true(status: &LocustTestStatus, type_: &str) -> bool {
+    status
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == type_ && c.status == "True")
+}
+
+/// Sets a condition, keeping its lastTransitionTime unless its status changes.
+fn set_condition(
+    status: &mut LocustTestStatus,
+    seen: &Observed<'_>,
+    type_: &str,
+    value: bool,
+    reason_code: &str,
+    message: String,
+) {
+    let value = if value { "True" } else { "False" };
+    let conditions = status.conditions.get_or_insert_with(Vec::new);
+    let transition = conditions
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == value)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or(Time(seen.now));
+    let new = Condition {
+        type_: type_.to_string(),
+        status: value.to_string(),
+        reason: reason_code.to_string(),
+        message,
+        last_transition_time: transition,
+        observed_generation: seen.generation,
+    };
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
+        Some(existing) => *existing = new,
+        None => conditions.push(new),
+    }
+}
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;

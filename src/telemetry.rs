@@ -1,0 +1,175 @@
+//! Logging (text or JSON) and the Prometheus metrics of the operator.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::runtime::reflector::Store;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tracing_subscriber::EnvFilter;
+
+use crate::api::v2::{LocustTest, Phase};
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Installs the global subscriber. The filter comes from `RUST_LOG` (default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second init (tests) is harmless; keep the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    phase: &'static str,
+}
+
+/// The operator's metrics, prefixed `locust_operator_`.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    reconciliations: Family<ResultLabels, Counter>,
+    errors: Family<ReasonLabels, Counter>,
+    duration: Histogram,
+    tests: Family<PhaseLabels, Gauge>,
+    leader: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("locust_operator");
+        let reconciliations = Family::<ResultLabels, Counter>::default();
+        let errors = Family::<ReasonLabels, Counter>::default();
+        let duration = Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]);
+        let tests = Family::<PhaseLabels, Gauge>::default();
+        let leader = Gauge::default();
+        registry.register(
+            "reconciliations",
+            "Reconciles of LocustTests, by result",
+            reconciliations.clone(),
+        );
+        registry.register(
+            "reconcile_errors",
+            "Failed reconciles, by reason",
+            errors.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of one reconcile",
+            duration.clone(),
+        );
+        registry.register(
+            "tests",
+            "LocustTests known to the operator, by phase",
+            tests.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader lease and reconciles",
+            leader.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            reconciliations,
+            errors,
+            duration,
+            tests,
+            leader,
+        }
+    }
+
+    /// Records one reconcile and refreshes the tests-by-phase gauge from the cache.
+    pub fn reconciled(&self, ok: bool, took: Duration, tests: &Store<LocustTest>) {
+        let result = if ok { "success" } else { "error" };
+        self.reconciliations
+            .get_or_create(&ResultLabels { result })
+            .inc();
+        self.duration.observe(took.as_secs_f64());
+        let mut counts = [0i64; 5];
+        for test in tests.state() {
+            let index = match test.status.as_ref().and_then(|s| s.phase) {
+                None => 0,
+                Some(Phase::Pending) => 1,
+                Some(Phase::Running) => 2,
+                Some(Phase::Succeeded) => 3,
+                Some(Phase::Failed) => 4,
+            };
+            counts[index] += 1;
+        }
+        for (phase, count) in ["New", "Pending", "Running", "Succeeded", "Failed"]
+            .into_iter()
+            .zip(counts)
+        {
+            self.tests.get_or_create(&PhaseLabels { phase }).set(count);
+        }
+    }
+
+    pub fn reconcile_error(&self, reason: &'static str) {
+        self.errors.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        if encode(&mut out, &registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_render_with_prefix_and_labels() {
+        let metrics = Metrics::new();
+        let (store, _writer) = kube::runtime::reflector::store::<LocustTest>();
+        metrics.reconciled(true, Duration::from_millis(3), &store);
+        metrics.reconcile_error("conflict");
+        let text = metrics.render();
+        assert!(text.contains("locust_operator_reconciliations_total{result=\"success\"} 1"));
+        assert!(text.contains("locust_operator_reconcile_errors_total{reason=\"conflict\"} 1"));
+        assert!(text.contains("locust_operator_reconcile_duration_seconds_bucket"));
+        assert!(text.contains("locust_operator_tests{phase=\"Running\"} 0"));
+    }
+}
