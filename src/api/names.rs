@@ -79,6 +79,8 @@ pub const EXPORTER_CONTAINER_NAME: &str = "locust-metrics-exporter";
 // Conversion.
 /// Annotation on a v1 object holding the v2 spec that v1 cannot express.
 pub const V2_SPEC_ANNOTATION: &str = "locust.io/v2-spec";
+/// Annotation on a v2 object holding the v1 spec that v2 cannot express (the mirror).
+pub const V1_SPEC_ANNOTATION: &str = "locust.io/v1-spec";
 
 // Labels a user may not set on Locust pods: the operator selects, watches or filters on them.
 /// Keys of `master.labels` / `worker.labels` that the operator's own value always wins over.
