@@ -66,6 +66,15 @@ pub struct RoleSet {
 }
 
 impl RoleSet {
+    /// The rules that hold under `choices`.
+    pub fn rules_for(&self, choices: Choices) -> Vec<Rule> {
+        self.rules
+            .iter()
+            .filter(|r| r.when.holds(choices))
+            .cloned()
+            .collect()
+    }
+
     /// The rules that hold under `choices`, reasons stripped.
     pub fn policy_rules(&self, choices: Choices) -> Vec<PolicyRule> {
         self.rules

@@ -1,0 +1,547 @@
+//! The operator's Deployment and Services, defined once.
+//!
+//! `config/` and the CSV take the whole [`OperatorDeployment`]; the Helm chart splices the same
+//! pieces (ports, probes, security contexts, resources, volumes, environment) into its template
+//! and takes its defaults from here, and a test renders the chart and compares.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
+    HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecurityContext, Service, ServicePort, ServiceSpec,
+    TopologySpreadConstraint, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::api::names::{LABEL_K8S_COMPONENT, LABEL_K8S_NAME, LABEL_K8S_PART_OF, OPERATOR_NAME};
+use crate::config::{AFFINITY_INJECTION_VAR, EXPORTER_IMAGE_VAR, TOLERATIONS_INJECTION_VAR};
+
+use super::release;
+
+/// Name of the operator container.
+pub const CONTAINER_NAME: &str = "operator";
+/// The subcommand the container runs.
+pub const RUN_ARGS: [&str; 1] = ["run"];
+/// Value of `app.kubernetes.io/component` on the operator's pods.
+pub const COMPONENT: &str = "operator";
+
+/// /healthz and /readyz.
+pub const HEALTH_PORT: i32 = 8081;
+/// /metrics (Prometheus).
+pub const METRICS_PORT: i32 = 8080;
+/// The conversion webhook (HTTPS) in the container.
+pub const WEBHOOK_PORT: i32 = 9443;
+/// The webhook Service's port, which the API server calls.
+pub const WEBHOOK_SERVICE_PORT: i32 = 443;
+pub const PORT_NAME_HEALTH: &str = "health";
+pub const PORT_NAME_METRICS: &str = "metrics";
+pub const PORT_NAME_WEBHOOK: &str = "webhook";
+pub const HEALTHZ_PATH: &str = "/healthz";
+pub const READYZ_PATH: &str = "/readyz";
+/// Path of the conversion webhook.
+pub const CONVERT_PATH: &str = "/convert";
+/// Where certificates are read in directory mode; OLM mounts its certificates here.
+pub const CERT_DIR: &str = "/tmp/k8s-webhook-server/serving-certs";
+/// Writable scratch space: the root filesystem is read-only.
+pub const TMP_DIR: &str = "/tmp";
+pub const TMP_VOLUME: &str = "tmp";
+/// Volume of a mounted certificate Secret (cert-manager and secret modes of the chart).
+pub const CERT_VOLUME: &str = "webhook-certs";
+/// Suffix of the webhook Service's name.
+pub const WEBHOOK_SERVICE_SUFFIX: &str = "-webhook";
+/// Suffix of the metrics Service's name.
+pub const METRICS_SERVICE_SUFFIX: &str = "-metrics";
+/// Suffix of the Secret holding the webhook CA and certificate.
+pub const WEBHOOK_SECRET_SUFFIX: &str = "-webhook-certs";
+/// Seconds a stopping operator has to release its lease.
+pub const TERMINATION_GRACE_PERIOD_SECONDS: i64 = 10;
+/// Replicas: every replica serves the conversion webhook; leader election picks who reconciles.
+pub const REPLICAS: i32 = 2;
+
+// Environment variables of `locust-k8s-operator run` (src/operator.rs, src/webhook/).
+pub const ENV_POD_NAME: &str = "POD_NAME";
+pub const ENV_POD_NAMESPACE: &str = "POD_NAMESPACE";
+pub const ENV_WATCH_NAMESPACE: &str = "WATCH_NAMESPACE";
+pub const ENV_LEADER_ELECT: &str = "LEADER_ELECT";
+pub const ENV_LOG_FORMAT: &str = "LOG_FORMAT";
+pub const ENV_HEALTH_PROBE_BIND_ADDRESS: &str = "HEALTH_PROBE_BIND_ADDRESS";
+pub const ENV_METRICS_BIND_ADDRESS: &str = "METRICS_BIND_ADDRESS";
+pub const ENV_WEBHOOK_BIND_ADDRESS: &str = "WEBHOOK_BIND_ADDRESS";
+pub const ENV_WEBHOOK_CERT_MODE: &str = "WEBHOOK_CERT_MODE";
+pub const ENV_WEBHOOK_CERT_DIR: &str = "WEBHOOK_CERT_DIR";
+pub const ENV_WEBHOOK_SERVICE_NAME: &str = "WEBHOOK_SERVICE_NAME";
+pub const ENV_WEBHOOK_SECRET_NAME: &str = "WEBHOOK_SECRET_NAME";
+/// Log format of deployed operators (one JSON object per line).
+pub const LOG_FORMAT: &str = "json";
+/// The pod annotation through which OLM passes the namespaces to watch ("" = all).
+pub const OLM_TARGET_NAMESPACES: &str = "metadata.annotations['olm.targetNamespaces']";
+
+/// `WEBHOOK_CERT_MODE` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertMode {
+    /// The operator creates and rotates its CA and certificate, keeps them in a Secret and
+    /// injects the CA into the CRD.
+    SelfManaged,
+    /// Certificates are files in [`CERT_DIR`], provided by OLM, cert-manager or the user.
+    Directory,
+}
+
+impl CertMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertMode::SelfManaged => "self-managed",
+            CertMode::Directory => "directory",
+        }
+    }
+}
+
+/// An `address:port` bind address on every interface.
+pub fn bind_address(port: i32) -> String {
+    format!("0.0.0.0:{port}")
+}
+
+/// Who provides the webhook's certificates outside Helm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Certificates {
+    /// The operator issues them for the Service `service` and keeps them in Secret `secret`.
+    SelfManaged { service: String, secret: String },
+    /// OLM mounts them in [`CERT_DIR`] (it adds the volume itself).
+    FromOlm,
+}
+
+/// Which namespaces the operator watches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Watch {
+    AllNamespaces,
+    /// The namespaces of the OperatorGroup, from the pod annotation OLM sets.
+    OlmTargetNamespaces,
+}
+
+/// A complete operator Deployment, as `config/` and the CSV install it.
+#[derive(Clone, Debug)]
+pub struct OperatorDeployment {
+    pub name: String,
+    pub namespace: Option<String>,
+    pub image: String,
+    pub service_account: String,
+    pub certificates: Certificates,
+    pub watch: Watch,
+    /// Operator configuration variables (src/config.rs) set on top of the built-in defaults.
+    pub config_env: Vec<EnvVar>,
+}
+
+impl OperatorDeployment {
+    /// Labels that select the operator's pods.
+    pub fn selector_labels(&self) -> BTreeMap<String, String> {
+        selector_labels(&self.name)
+    }
+
+    /// Labels on every object of the distribution.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.selector_labels();
+        labels.insert(LABEL_K8S_PART_OF.to_string(), OPERATOR_NAME.to_string());
+        labels.insert(
+            "app.kubernetes.io/version".to_string(),
+            release::VERSION.to_string(),
+        );
+        labels
+    }
+
+    fn meta(&self, name: String) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name),
+            namespace: self.namespace.clone(),
+            labels: Some(self.labels()),
+            ..Default::default()
+        }
+    }
+
+    pub fn cert_mode(&self) -> CertMode {
+        match self.certificates {
+            Certificates::SelfManaged { .. } => CertMode::SelfManaged,
+            Certificates::FromOlm => CertMode::Directory,
+        }
+    }
+
+    fn env(&self) -> Vec<EnvVar> {
+        let mut env = downward_api_env();
+        if self.watch == Watch::OlmTargetNamespaces {
+            env.push(field_env(ENV_WATCH_NAMESPACE, OLM_TARGET_NAMESPACES));
+        }
+        env.extend(fixed_env(true));
+        env.extend(bind_address_env(METRICS_PORT, WEBHOOK_PORT));
+        env.push(value_env(ENV_WEBHOOK_CERT_MODE, self.cert_mode().as_str()));
+        match &self.certificates {
+            Certificates::SelfManaged { service, secret } => {
+                env.push(value_env(ENV_WEBHOOK_SERVICE_NAME, service));
+                env.push(value_env(ENV_WEBHOOK_SECRET_NAME, secret));
+            }
+            Certificates::FromOlm => env.push(value_env(ENV_WEBHOOK_CERT_DIR, CERT_DIR)),
+        }
+        env.extend(self.config_env.iter().cloned());
+        env
+    }
+
+    pub fn container(&self) -> Container {
+        Container {
+            name: CONTAINER_NAME.to_string(),
+            image: Some(self.image.clone()),
+            image_pull_policy: Some("IfNotPresent".to_string()),
+            args: Some(RUN_ARGS.iter().map(|s| s.to_string()).collect()),
+            ports: Some(container_ports(METRICS_PORT, WEBHOOK_PORT)),
+            env: Some(self.env()),
+            liveness_probe: Some(liveness_probe()),
+            readiness_probe: Some(readiness_probe()),
+            resources: Some(default_resources()),
+            security_context: Some(container_security_context()),
+            volume_mounts: Some(vec![tmp_mount()]),
+            ..Default::default()
+        }
+    }
+
+    pub fn pod_spec(&self) -> PodSpec {
+        PodSpec {
+            service_account_name: Some(self.service_account.clone()),
+            security_context: Some(pod_security_context()),
+            termination_grace_period_seconds: Some(TERMINATION_GRACE_PERIOD_SECONDS),
+            topology_spread_constraints: Some(vec![spread_over_nodes(Some(LabelSelector {
+                match_labels: Some(self.selector_labels()),
+                ..Default::default()
+            }))]),
+            containers: vec![self.container()],
+            volumes: Some(vec![tmp_volume()]),
+            ..Default::default()
+        }
+    }
+
+    pub fn deployment_spec(&self) -> DeploymentSpec {
+        DeploymentSpec {
+            replicas: Some(REPLICAS),
+            selector: LabelSelector {
+                match_labels: Some(self.selector_labels()),
+                ..Default::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(self.labels()),
+                    ..Default::default()
+                }),
+                spec: Some(self.pod_spec()),
+            },
+            ..Default::default()
+        }
+    }
+
+    pub fn deployment(&self) -> Deployment {
+        Deployment {
+            metadata: self.meta(self.name.clone()),
+            spec: Some(self.deployment_spec()),
+            ..Default::default()
+        }
+    }
+
+    /// The Service the API server calls for conversions.
+    pub fn webhook_service(&self) -> Service {
+        Service {
+            metadata: self.meta(webhook_service_name(&self.name)),
+            spec: Some(ServiceSpec {
+                selector: Some(self.selector_labels()),
+                ports: Some(vec![webhook_service_port()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// The Service Prometheus scrapes.
+    pub fn metrics_service(&self) -> Service {
+        Service {
+            metadata: self.meta(metrics_service_name(&self.name)),
+            spec: Some(ServiceSpec {
+                selector: Some(self.selector_labels()),
+                ports: Some(vec![metrics_service_port(METRICS_PORT)]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+/// `app.kubernetes.io/name` and `component`: what selects the operator's pods.
+pub fn selector_labels(name: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_K8S_NAME.to_string(), name.to_string()),
+        (LABEL_K8S_COMPONENT.to_string(), COMPONENT.to_string()),
+    ])
+}
+
+pub fn webhook_service_name(operator: &str) -> String {
+    format!("{operator}{WEBHOOK_SERVICE_SUFFIX}")
+}
+
+pub fn metrics_service_name(operator: &str) -> String {
+    format!("{operator}{METRICS_SERVICE_SUFFIX}")
+}
+
+pub fn webhook_secret_name(operator: &str) -> String {
+    format!("{operator}{WEBHOOK_SECRET_SUFFIX}")
+}
+
+fn value_env(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value: Some(value.to_string()),
+        value_from: None,
+    }
+}
+
+fn field_env(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                api_version: None,
+                field_path: path.to_string(),
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+/// POD_NAME (leader election identity) and POD_NAMESPACE (lease and Secret namespace).
+pub fn downward_api_env() -> Vec<EnvVar> {
+    vec![
+        field_env(ENV_POD_NAME, "metadata.name"),
+        field_env(ENV_POD_NAMESPACE, "metadata.namespace"),
+    ]
+}
+
+/// Settings that do not vary between distributions (leader election is a Helm value).
+pub fn fixed_env(leader_elect: bool) -> Vec<EnvVar> {
+    vec![
+        value_env(
+            ENV_LEADER_ELECT,
+            if leader_elect { "true" } else { "false" },
+        ),
+        value_env(ENV_LOG_FORMAT, LOG_FORMAT),
+        value_env(ENV_HEALTH_PROBE_BIND_ADDRESS, &bind_address(HEALTH_PORT)),
+    ]
+}
+
+/// The two configurable listeners.
+pub fn bind_address_env(metrics_port: i32, webhook_port: i32) -> Vec<EnvVar> {
+    vec![
+        value_env(ENV_METRICS_BIND_ADDRESS, &bind_address(metrics_port)),
+        value_env(ENV_WEBHOOK_BIND_ADDRESS, &bind_address(webhook_port)),
+    ]
+}
+
+/// The operator configuration `config/` and the CSV set, matching the Helm chart's defaults:
+/// affinity and toleration injection on (as in the Go operator's chart), and the exporter image
+/// spelled out so that it is the one listed in the CSV's relatedImages.
+pub fn distribution_config_env() -> Vec<EnvVar> {
+    vec![
+        value_env(AFFINITY_INJECTION_VAR, "true"),
+        value_env(TOLERATIONS_INJECTION_VAR, "true"),
+        value_env(EXPORTER_IMAGE_VAR, release::exporter_image()),
+    ]
+}
+
+fn port(name: &str, number: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_string()),
+        container_port: number,
+        protocol: Some("TCP".to_string()),
+        ..Default::default()
+    }
+}
+
+pub fn container_ports(metrics_port: i32, webhook_port: i32) -> Vec<ContainerPort> {
+    vec![
+        port(PORT_NAME_HEALTH, HEALTH_PORT),
+        port(PORT_NAME_METRICS, metrics_port),
+        port(PORT_NAME_WEBHOOK, webhook_port),
+    ]
+}
+
+fn http_probe(path: &str, period: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_string()),
+            port: IntOrString::String(PORT_NAME_HEALTH.to_string()),
+            scheme: Some("HTTP".to_string()),
+            ..Default::default()
+        }),
+        initial_delay_seconds: Some(5),
+        period_seconds: Some(period),
+        timeout_seconds: Some(2),
+        failure_threshold: Some(3),
+        ..Default::default()
+    }
+}
+
+/// /healthz: the process serves requests.
+pub fn liveness_probe() -> Probe {
+    http_probe(HEALTHZ_PATH, 20)
+}
+
+/// /readyz: caches synced (or standing by for the lease) and webhook certificates loaded.
+pub fn readiness_probe() -> Probe {
+    http_probe(READYZ_PATH, 10)
+}
+
+fn quantities(entries: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
+    entries
+        .iter()
+        .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
+        .collect()
+}
+
+/// The operator's own resources (the Go operator chart's figures).
+pub fn default_resources() -> ResourceRequirements {
+    ResourceRequirements {
+        requests: Some(quantities(&[("cpu", "10m"), ("memory", "64Mi")])),
+        limits: Some(quantities(&[("cpu", "500m"), ("memory", "256Mi")])),
+        ..Default::default()
+    }
+}
+
+/// Restricted Pod Security Standard and OpenShift restricted-v2: no fixed UID (the image runs
+/// as 65532; OpenShift assigns one from the namespace range).
+pub fn pod_security_context() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_string(),
+            localhost_profile: None,
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn container_security_context() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            add: None,
+            drop: Some(vec!["ALL".to_string()]),
+        }),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        ..Default::default()
+    }
+}
+
+/// Spread the replicas over nodes when possible, without blocking scheduling.
+pub fn spread_over_nodes(selector: Option<LabelSelector>) -> TopologySpreadConstraint {
+    TopologySpreadConstraint {
+        max_skew: 1,
+        topology_key: "kubernetes.io/hostname".to_string(),
+        when_unsatisfiable: "ScheduleAnyway".to_string(),
+        label_selector: selector,
+        ..Default::default()
+    }
+}
+
+pub fn tmp_volume() -> Volume {
+    Volume {
+        name: TMP_VOLUME.to_string(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            medium: None,
+            size_limit: Some(Quantity("64Mi".to_string())),
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn tmp_mount() -> VolumeMount {
+    VolumeMount {
+        name: TMP_VOLUME.to_string(),
+        mount_path: TMP_DIR.to_string(),
+        ..Default::default()
+    }
+}
+
+/// The certificate Secret's mount in directory mode (Helm's cert-manager and secret modes).
+pub fn cert_mount() -> VolumeMount {
+    VolumeMount {
+        name: CERT_VOLUME.to_string(),
+        mount_path: CERT_DIR.to_string(),
+        read_only: Some(true),
+        ..Default::default()
+    }
+}
+
+pub fn webhook_service_port() -> ServicePort {
+    ServicePort {
+        name: Some(PORT_NAME_WEBHOOK.to_string()),
+        port: WEBHOOK_SERVICE_PORT,
+        target_port: Some(IntOrString::String(PORT_NAME_WEBHOOK.to_string())),
+        protocol: Some("TCP".to_string()),
+        ..Default::default()
+    }
+}
+
+pub fn metrics_service_port(port: i32) -> ServicePort {
+    ServicePort {
+        name: Some(PORT_NAME_METRICS.to_string()),
+        port,
+        target_port: Some(IntOrString::String(PORT_NAME_METRICS.to_string())),
+        protocol: Some("TCP".to_string()),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::operator::RunArgs;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Parser)]
+    struct Run {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn operator_env_names() -> Vec<String> {
+        Run::command()
+            .get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn deployment_sets_only_variables_the_operator_reads() {
+        let known = operator_env_names();
+        for name in [
+            ENV_WATCH_NAMESPACE,
+            ENV_LEADER_ELECT,
+            ENV_LOG_FORMAT,
+            ENV_HEALTH_PROBE_BIND_ADDRESS,
+            ENV_METRICS_BIND_ADDRESS,
+        ] {
+            assert!(known.iter().any(|k| k == name), "run has no {name}");
+        }
+    }
+
+    #[test]
+    fn ports_match_the_operator_defaults() {
+        let run = Run::try_parse_from(["run"]).unwrap();
+        assert_eq!(
+            run.args.health_probe_bind_address.to_string(),
+            bind_address(HEALTH_PORT)
+        );
+        assert_eq!(
+            run.args.metrics_bind_address.to_string(),
+            bind_address(METRICS_PORT)
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! Templates that values switch on or off: PodDisruptionBudget, ServiceMonitor, NetworkPolicy,
+//! the cert-manager Issuer and Certificate, and the OpenTelemetry Collector.
+
+use crate::manifests::deployment::{PORT_NAME_HEALTH, PORT_NAME_METRICS, PORT_NAME_WEBHOOK};
+
+use super::helpers::inc;
+use super::values::{OTEL_HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT};
+use super::{CHART, TEMPLATE_HEADER};
+
+fn named(helper: &str) -> String {
+    format!("{{{{ {} }}}}", inc(helper))
+}
+
+pub fn pod_disruption_budget() -> String {
+    format!(
+        r#"{TEMPLATE_HEADER}
+{{{{- if .Values.podDisruptionBudget.enabled }}}}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {fullname}
+  namespace: {{{{ .Release.Namespace }}}}
+  labels:
+    {{{{- {labels} | nindent 4 }}}}
+spec:
+  maxUnavailable: {{{{ .Values.podDisruptionBudget.maxUnavailable }}}}
+  selector:
+    matchLabels:
+      {{{{- {selector} | nindent 6 }}}}
+{{{{- end }}}}
+"#,
+        fullname = named("fullname"),
+        labels = inc("labels"),
+        selector = inc("selectorLabels"),
+    )
+}
+
+pub fn service_monitor() -> String {
+    format!(
+        r#"{TEMPLATE_HEADER}
+{{{{- if .Values.metrics.serviceMonitor.enabled }}}}
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: {fullname}
+  namespace: {{{{ .Release.Namespace }}}}
+  labels:
+    {{{{- {labels} | nindent 4 }}}}
+    {{{{- with .Values.metrics.serviceMonitor.labels }}}}
+    {{{{- toYaml . | nindent 4 }}}}
+    {{{{- end }}}}
+spec:
+  selector:
+    matchLabels:
+      {{{{- {selector} | nindent 6 }}}}
+  endpoints:
+    - port: {PORT_NAME_METRICS}
+      path: /metrics
+      interval: {{{{ .Values.metrics.serviceMonitor.interval }}}}
+{{{{- end }}}}
+"#,
+        fullname = named("fullname"),
+        labels = inc("labels"),
+        selector = inc("selectorLabels"),
+    )
+}
+
+pub fn network_policy() -> String {
+    format!(
+        r#"{TEMPLATE_HEADER}
+{{{{- if .Values.networkPolicy.enabled }}}}
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {fullname}
+  namespace: {{{{ .Release.Namespace }}}}
+  labels:
+    {{{{- {labels} | nindent 4 }}}}
+spec:
+  podSelector:
+    matchLabels:
+      {{{{- {selector} | nindent 6 }}}}
+  policyTypes:
+    - Ingress
+  ingress:
+    # The API server calls the conversion webhook; its address differs between clusters.
+    - ports:
+        - port: {PORT_NAME_WEBHOOK}
+          protocol: TCP
+    # Kubelet probes.
+    - ports:
+        - port: {PORT_NAME_HEALTH}
+          protocol: TCP
+    - ports:
+        - port: {PORT_NAME_METRICS}
+          protocol: TCP
+      {{{{- with .Values.networkPolicy.metricsFrom }}}}
+      from:
+        {{{{- toYaml . | nindent 8 }}}}
+      {{{{- end }}}}
+{{{{- end }}}}
+"#,
+        fullname = named("fullname"),
+        labels = inc("labels"),
+        selector = inc("selectorLabels"),
+    )
+}
+
+/// cert-manager mode: a self-signed Issuer (unless `issuerRef` names one) and the serving
+/// Certificate for the webhook Service, written to the Secret the operator mounts.
+pub fn certificate() -> String {
+    format!(
+        r#"{TEMPLATE_HEADER}
+{{{{- if eq .Values.webhook.certificates "cert-manager" }}}}
+{{{{- $service := {service} }}}}
+{{{{- if not .Values.webhook.certManager.issuerRef }}}}
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata:
+  name: {fullname}-selfsigned
+  namespace: {{{{ .Release.Namespace }}}}
+  labels:
+    {{{{- {labels} | nindent 4 }}}}
+spec:
+  selfSigned: {{}}
+---
+{{{{- end }}}}
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata:
+  name: {certificate}
+  namespace: {{{{ .Release.Namespace }}}}
+  labels:
+    {{{{- {labels} | nindent 4 }}}}
+spec:
+  secretName: {secret}
+  dnsNames:
+    - {{{{ $service }}}}.{{{{ .Release.Namespace }}}}.svc
+    - {{{{ $service }}}}.{{{{ .Release.Namespace }}}}.svc.cluster.local
+  privateKey:
+    algorithm: ECDSA
+    size: 256
+    rotationPolicy: Always
+  issuerRef:
+    {{{{- with .Values.webhook.certManager.issuerRef }}}}
+    name: {{{{ .name }}}}
+    kind: {{{{ .kind }}}}
+    group: {{{{ .group | default "cert-manager.io" }}}}
+    {{{{- else }}}}
+    name: {fullname}-selfsigned
+    kind: Issuer
+    group: cert-manager.io
+    {{{{- end }}}}
+{{{{- end }}}}
+"#,
+        service = inc("webhookServiceName"),
+        fullname = named("fullname"),
+        certificate = named("certificateName"),
+        secret = named("webhookSecretName"),
+        labels = inc("labels"),
+    )
+}
+
+/// The collector: its configuration, a Deployment and a Service, all `<fullname>-otel-collector`.
+pub fn otel_collector() -> String {
+    format!(
+        r#"{TEMPLATE_HEADER}
+{{{{- if .Values.otelCollector.enabled }}}}
+{{{{- $name := printf "%s-otel-collector" ({fullname}) | trunc 63 | trimSuffix "-" }}}}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{{{ $name }}}}
+  namespace: {{{{ .Release.Namespace }}}}
+  labels:
+    {{{{- {common} | nindent 4 }}}}
+    app.kubernetes.io/component: otel-collector
+data:
+  config.yaml: |
+    {{{{- .Values.otelCollector.config | nindent 4 }}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{{{ $name }}}}
+  namespace: {{{{ .Release.Namespace }}}}
+  labels:
+    {{{{- {common} | nindent 4 }}}}
+    app.kubernetes.io/component: otel-collector
+spec:
+  replicas: {{{{ .Values.otelCollector.replicas }}}}
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: {{{{ include "{CHART}.name" . }}}}
+      app.kubernetes.io/instance: {{{{ .Release.Name }}}}
+      app.kubernetes.io/component: otel-collector
+  template:
+    metadata:
+      labels:
+        {{{{- {common} | nindent 8 }}}}
+        app.kubernetes.io/component: otel-collector
+      annotations:
+        checksum/config: {{{{ .Values.otelCollector.config | sha256sum }}}}
+    spec:
+      securityContext:
+        {{{{- toYaml .Values.otelCollector.podSecurityContext | nindent 8 }}}}
+      containers:
+        - name: otel-collector
+          image: {{{{ .Values.otelCollector.image }}}}
+          args:
+            - --config=/conf/config.yaml
+          ports:
+            - name: otlp-grpc
+              containerPort: {OTLP_GRPC_PORT}
+              protocol: TCP
+            - name: otlp-http
+              containerPort: {OTLP_HTTP_PORT}
+              protocol: TCP
+            - name: health
+              containerPort: {OTEL_HEALTH_PORT}
+              protocol: TCP
+          livenessProbe:
+            httpGet:
+              path: /
+              port: health
+          readinessProbe:
+            httpGet:
+              path: /
+              port: health
+          resources:
+            {{{{- toYaml .Values.otelCollector.resources | nindent 12 }}}}
+          securityContext:
+            {{{{- toYaml .Values.otelCollector.containerSecurityContext | nindent 12 }}}}
+          volumeMounts:
+            - name: config
+              mountPath: /conf
+              readOnly: true
+      volumes:
+        - name: config
+          configMap:
+            name: {{{{ $name }}}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{{{ $name }}}}
+  namespace: {{{{ .Release.Namespace }}}}
+  labels:
+    {{{{- {common} | nindent 4 }}}}
+    app.kubernetes.io/component: otel-collector
+spec:
+  selector:
+    app.kubernetes.io/name: {{{{ include "{CHART}.name" . }}}}
+    app.kubernetes.io/instance: {{{{ .Release.Name }}}}
+    app.kubernetes.io/component: otel-collector
+  ports:
+    - name: otlp-grpc
+      port: {OTLP_GRPC_PORT}
+      targetPort: otlp-grpc
+      protocol: TCP
+    - name: otlp-http
+      port: {OTLP_HTTP_PORT}
+      targetPort: otlp-http
+      protocol: TCP
+{{{{- end }}}}
+"#,
+        fullname = inc("fullname"),
+        common = inc("commonLabels"),
+    )
+}
