@@ -280,25 +280,24 @@ pub struct ServiceMonitor {
     pub labels: BTreeMap<String, String>,
 }
 
-/// Who provides the webhook's TLS certificate.
+/// Who provides the webhook's TLS certificate (see `Webhook::certificates`).
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum CertificateMode {
-    /// The operator creates a CA and a serving certificate, keeps them in a Secret in the release
-    /// namespace, injects the CA into the CRD and rotates them. Needs nothing else.
     SelfManaged,
-    /// cert-manager issues the certificate (the chart creates an Issuer and a Certificate) and
-    /// injects the CA into the CRD.
     CertManager,
-    /// You provide a `kubernetes.io/tls` Secret (`webhook.secretName`) and the CA
-    /// (`webhook.caBundle`, or an injector of your own).
     Secret,
 }
 
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Webhook {
-    /// `self-managed`, `cert-manager` or `secret`.
+    /// Who provides the webhook's TLS certificate. `self-managed`: the operator creates a CA and
+    /// a serving certificate, keeps them in a Secret in the release namespace, injects the CA
+    /// into the CRD and rotates them; needs nothing else. `cert-manager`: the chart creates an
+    /// Issuer and a Certificate and cert-manager injects the CA into the CRD. `secret`: you
+    /// provide a `kubernetes.io/tls` Secret (`secretName`) and the CA (`caBundle`, or an
+    /// injector of your own).
     pub certificates: CertificateMode,
     /// Container port of the webhook (the Service listens on 443).
     #[schemars(range(min = 1, max = 65535))]
