@@ -479,11 +479,10 @@ pub fn run_with_stdin(command: &mut Command, stdin: Option<&str>) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    if let Some(mut pipe) = child.stdin.take() {
-        if let Some(text) = stdin {
-            pipe.write_all(text.as_bytes())
-                .unwrap_or_else(|e| panic!("cannot write to {command:?}: {e}"));
-        }
+    // Dropping the pipe closes the child's stdin.
+    if let (Some(mut pipe), Some(text)) = (child.stdin.take(), stdin) {
+        pipe.write_all(text.as_bytes())
+            .unwrap_or_else(|e| panic!("cannot write to {command:?}: {e}"));
     }
     child
         .wait_with_output()

@@ -10,6 +10,7 @@
 
 pub mod certs;
 pub mod cluster;
+pub mod crd;
 pub mod fixtures;
 pub mod harness;
 pub mod identity;

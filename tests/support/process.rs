@@ -25,8 +25,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-const OWNER_FILE: &str = "owner";
-const GROUPS_FILE: &str = "process-groups";
+/// In each cluster directory: `<pid> <start time>` of the owning process.
+pub const OWNER_FILE: &str = "owner";
+/// In each cluster directory: `<process group> <component>`, one line per component.
+pub const GROUPS_FILE: &str = "process-groups";
 /// Set to keep a finished cluster's directory (logs, certificates) for a look; the next run's
 /// sweep removes it.
 pub const KEEP_VARIABLE: &str = "LOCUST_TEST_KEEP_CLUSTER";
