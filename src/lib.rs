@@ -9,3 +9,4 @@ pub mod manifests;
 pub mod operator;
 pub mod resources;
 pub mod telemetry;
+pub mod webhook;

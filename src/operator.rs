@@ -19,6 +19,7 @@ use crate::config::{Config, ConfigError};
 use crate::controller::leader::{LeaderElector, LeaseSettings};
 use crate::controller::{self, Settings};
 use crate::telemetry::{self, LogFormat, Metrics};
+use crate::webhook::{self, Webhook, WebhookArgs, WebhookError};
 
 /// Flags of `locust-k8s-operator run`; each has an environment variable.
 #[derive(clap::Args, Debug, Clone)]
@@ -71,6 +72,9 @@ pub struct RunArgs {
     /// Reconciles running at once.
     #[arg(long, env = "MAX_CONCURRENT_RECONCILES", default_value_t = 16)]
     pub max_concurrent_reconciles: u16,
+
+    #[command(flatten)]
+    pub webhook: WebhookArgs,
 }
 
 /// Parses `90`, `90s`, `2m` or `1h`.
@@ -110,12 +114,16 @@ pub enum RunError {
     Controller(#[from] controller::Error),
     #[error("lost the leader lease; exiting so that a fresh start rejoins the election")]
     LostLeadership,
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
 }
 
-/// What /readyz reports.
+/// What /readyz reports: the webhook can serve (a certificate is loaded), and the controller
+/// is ready (the leader once caches synced; a standby while it waits).
 #[derive(Default)]
 struct Readiness {
     ready: AtomicBool,
+    webhook: webhook::Status,
 }
 
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
@@ -130,13 +138,19 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     }
     let client = client(args.kubeconfig.as_deref()).await?;
     let metrics = Arc::new(Metrics::new());
-    let readiness = Arc::new(Readiness::default());
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         info!("shutdown requested");
         let _ = stop_tx.send(true);
+    });
+
+    // Every replica serves conversions, leader or not, so it starts before the election.
+    let webhook = Webhook::start(&args.webhook, &client, metrics.clone(), stop_rx.clone()).await?;
+    let readiness = Arc::new(Readiness {
+        webhook: webhook.as_ref().map(Webhook::status).unwrap_or_default(),
+        ..Readiness::default()
     });
 
     serve_health(args.health_probe_bind_address, readiness.clone()).await?;
@@ -183,7 +197,12 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         let mut stop = stop_rx.clone();
         tokio::select! {
             _ = e.acquire() => {}
-            _ = stop.wait_for(|s| *s) => return Ok(()),
+            _ = stop.wait_for(|s| *s) => {
+                if let Some(webhook) = webhook {
+                    webhook.shutdown().await;
+                }
+                return Ok(());
+            }
         }
         readiness.ready.store(false, Ordering::SeqCst);
         elector = Some(e);
@@ -219,6 +238,9 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     {
         elector.release().await;
     }
+    if let Some(webhook) = webhook {
+        webhook.shutdown().await;
+    }
     if let Err(error) = &result {
         error!(%error, "operator stopped");
     }
@@ -253,12 +275,13 @@ async fn serve_health(address: SocketAddr, readiness: Arc<Readiness>) -> Result<
         .route(
             "/readyz",
             get(move || {
+                let webhook = readiness.webhook.ready();
                 let ready = readiness.ready.load(Ordering::SeqCst);
                 async move {
-                    if ready {
-                        (StatusCode::OK, "ok")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "caches not synced")
+                    match webhook {
+                        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
+                        Ok(()) if ready => (StatusCode::OK, "ok"),
+                        Ok(()) => (StatusCode::SERVICE_UNAVAILABLE, "caches not synced"),
                     }
                 }
             }),

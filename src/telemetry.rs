@@ -58,6 +58,8 @@ pub struct Metrics {
     duration: Histogram,
     tests: Family<PhaseLabels, Gauge>,
     leader: Gauge,
+    conversion_reviews: Counter,
+    conversion_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -76,6 +78,8 @@ impl Metrics {
         ]);
         let tests = Family::<PhaseLabels, Gauge>::default();
         let leader = Gauge::default();
+        let conversion_reviews = Counter::default();
+        let conversion_failures = Counter::default();
         registry.register(
             "reconciliations",
             "Reconciles of LocustTests, by result",
@@ -101,6 +105,16 @@ impl Metrics {
             "1 while this replica holds the leader lease and reconciles",
             leader.clone(),
         );
+        registry.register(
+            "conversion_reviews",
+            "ConversionReview requests answered by the conversion webhook",
+            conversion_reviews.clone(),
+        );
+        registry.register(
+            "conversion_review_failures",
+            "ConversionReview requests answered with a failure",
+            conversion_failures.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             reconciliations,
@@ -108,6 +122,8 @@ impl Metrics {
             duration,
             tests,
             leader,
+            conversion_reviews,
+            conversion_failures,
         }
     }
 
@@ -141,6 +157,14 @@ impl Metrics {
         self.errors.get_or_create(&ReasonLabels { reason }).inc();
     }
 
+    /// Records one ConversionReview answered by the webhook.
+    pub fn conversion_review(&self, succeeded: bool) {
+        self.conversion_reviews.inc();
+        if !succeeded {
+            self.conversion_failures.inc();
+        }
+    }
+
     pub fn set_leader(&self, leader: bool) {
         self.leader.set(i64::from(leader));
     }
@@ -166,10 +190,14 @@ mod tests {
         let (store, _writer) = kube::runtime::reflector::store::<LocustTest>();
         metrics.reconciled(true, Duration::from_millis(3), &store);
         metrics.reconcile_error("conflict");
+        metrics.conversion_review(true);
+        metrics.conversion_review(false);
         let text = metrics.render();
         assert!(text.contains("locust_operator_reconciliations_total{result=\"success\"} 1"));
         assert!(text.contains("locust_operator_reconcile_errors_total{reason=\"conflict\"} 1"));
         assert!(text.contains("locust_operator_reconcile_duration_seconds_bucket"));
         assert!(text.contains("locust_operator_tests{phase=\"Running\"} 0"));
+        assert!(text.contains("locust_operator_conversion_reviews_total 2"));
+        assert!(text.contains("locust_operator_conversion_review_failures_total 1"));
     }
 }

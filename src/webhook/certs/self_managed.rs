@@ -1,0 +1,439 @@
+//! Self-managed certificates (the Helm default): the operator makes its own CA and serving
+//! certificate, keeps them in one Secret in its namespace shared by every replica, injects the
+//! CA bundle into the CRD's conversion `caBundle`, and rotates before expiry ([`rotation`]
+//! explains the overlap). Nothing is written to the filesystem.
+//!
+//! Every replica runs the same loop, leader or not; the API server arbitrates. The Secret is
+//! created under a fixed name, so when replicas start together one create wins and the others
+//! get `AlreadyExists` and read the winner's. Every later change is an update conditional on the
+//! resourceVersion the replica read, so two replicas never both rotate: the loser re-reads. The
+//! CRD is read before the Secret and patched conditionally on the CRD's resourceVersion, so a
+//! replica with a stale Secret cannot put an older bundle back.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use super::authority::{check_ca, parse_rfc3339, rfc3339};
+use super::rotation::{self, Material, Policy, certificate_set, split_certificates};
+use super::{CertError, CertStore, PemPair, stopped};
+use crate::api::names::{FIELD_MANAGER, LABEL_K8S_MANAGED_BY, OPERATOR_NAME};
+
+/// Secret keys. `tls.crt`/`tls.key` and `ca.crt` follow the `kubernetes.io/tls` convention.
+pub const TLS_CERT_KEY: &str = "tls.crt";
+pub const TLS_KEY_KEY: &str = "tls.key";
+pub const CA_CERT_KEY: &str = "ca.crt";
+pub const CA_KEY_KEY: &str = "ca.key";
+pub const NEXT_CA_CERT_KEY: &str = "next-ca.crt";
+pub const NEXT_CA_KEY_KEY: &str = "next-ca.key";
+/// Every CA the API server must trust (what goes into the CRD's `caBundle`).
+pub const BUNDLE_KEY: &str = "ca-bundle.crt";
+/// When a replica saw the CRD hold the current bundle, while a new CA is staged.
+pub const PUBLISHED_ANNOTATION: &str = "locust.io/webhook-ca-bundle-published-at";
+
+/// Where the material lives and what it must cover.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub namespace: String,
+    pub secret_name: String,
+    /// The CRD whose conversion `caBundle` gets the bundle.
+    pub crd_name: String,
+    pub policy: Policy,
+}
+
+/// Why one pass over the Secret and the CRD did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Api(#[from] kube::Error),
+    #[error(transparent)]
+    Cert(#[from] CertError),
+    #[error("the Secret changed under us (another replica wrote it); re-reading")]
+    Conflict,
+}
+
+/// The Secret's material, or why it cannot be used.
+pub fn material_from_secret(secret: &Secret) -> Result<Material, String> {
+    let data = secret.data.as_ref().ok_or("the Secret has no data")?;
+    let text = |key: &str| -> Result<Option<String>, String> {
+        data.get(key)
+            .map(|bytes| {
+                String::from_utf8(bytes.0.clone()).map_err(|_| format!("{key} is not text"))
+            })
+            .transpose()
+    };
+    let required = |key: &str| text(key)?.ok_or_else(|| format!("the Secret has no {key}"));
+    let pair = |cert: &str, key: &str| -> Result<Option<PemPair>, String> {
+        Ok(match (text(cert)?, text(key)?) {
+            (Some(cert), Some(key)) => Some(PemPair { cert, key }),
+            _ => None,
+        })
+    };
+    let ca = PemPair {
+        cert: required(CA_CERT_KEY)?,
+        key: required(CA_KEY_KEY)?,
+    };
+    check_ca(&ca).map_err(|e| format!("{CA_CERT_KEY}/{CA_KEY_KEY}: {e}"))?;
+    let serving = PemPair {
+        cert: required(TLS_CERT_KEY)?,
+        key: required(TLS_KEY_KEY)?,
+    };
+    let bundle = split_certificates(&text(BUNDLE_KEY)?.unwrap_or_default());
+    // A broken staged CA is dropped; the next pass stages a new one.
+    let next_ca = pair(NEXT_CA_CERT_KEY, NEXT_CA_KEY_KEY)?.filter(|next| check_ca(next).is_ok());
+    Ok(Material {
+        ca,
+        serving,
+        next_ca,
+        bundle,
+        published_at: secret
+            .annotations()
+            .get(PUBLISHED_ANNOTATION)
+            .and_then(|t| parse_rfc3339(t)),
+    })
+}
+
+/// The Secret holding `material`, keeping `base`'s metadata (resourceVersion included).
+pub fn secret_for(material: &Material, settings: &Settings, base: Option<&Secret>) -> Secret {
+    let mut data = BTreeMap::new();
+    let mut put = |key: &str, value: &str| {
+        data.insert(key.to_string(), ByteString(value.as_bytes().to_vec()));
+    };
+    put(TLS_CERT_KEY, &material.serving.cert);
+    put(TLS_KEY_KEY, &material.serving.key);
+    put(CA_CERT_KEY, &material.ca.cert);
+    put(CA_KEY_KEY, &material.ca.key);
+    put(BUNDLE_KEY, &material.bundle_pem());
+    if let Some(next) = &material.next_ca {
+        put(NEXT_CA_CERT_KEY, &next.cert);
+        put(NEXT_CA_KEY_KEY, &next.key);
+    }
+    let mut metadata = base
+        .map(|s| s.metadata.clone())
+        .unwrap_or_else(|| ObjectMeta {
+            name: Some(settings.secret_name.clone()),
+            namespace: Some(settings.namespace.clone()),
+            ..ObjectMeta::default()
+        });
+    metadata
+        .labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(LABEL_K8S_MANAGED_BY.to_string(), OPERATOR_NAME.to_string());
+    let annotations = metadata.annotations.get_or_insert_with(BTreeMap::new);
+    match material.published_at {
+        Some(at) => {
+            annotations.insert(PUBLISHED_ANNOTATION.to_string(), rfc3339(at));
+        }
+        None => {
+            annotations.remove(PUBLISHED_ANNOTATION);
+        }
+    }
+    Secret {
+        metadata,
+        data: Some(data),
+        type_: Some("kubernetes.io/tls".to_string()),
+        ..Secret::default()
+    }
+}
+
+/// Reads the Secret, creating it when missing (one replica wins, the others read its Secret)
+/// and replacing it when it cannot be used. Returns the material and the Secret as stored.
+pub async fn load_or_create(
+    secrets: &Api<Secret>,
+    settings: &Settings,
+) -> Result<(Material, Secret), Error> {
+    for _ in 0..5 {
+        match secrets.get_opt(&settings.secret_name).await? {
+            Some(secret) => match material_from_secret(&secret) {
+                Ok(material) => return Ok((material, secret)),
+                Err(problem) => {
+                    warn!(
+                        secret = %settings.secret_name,
+                        %problem,
+                        "the webhook certificate Secret cannot be used; replacing it with a new CA and certificate"
+                    );
+                    let material = rotation::fresh(&settings.policy, SystemTime::now())?;
+                    let replacement = secret_for(&material, settings, Some(&secret));
+                    match secrets
+                        .replace(&settings.secret_name, &PostParams::default(), &replacement)
+                        .await
+                    {
+                        Ok(stored) => return Ok((material, stored)),
+                        Err(e) if is_status(&e, 409) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            },
+            None => {
+                let material = rotation::fresh(&settings.policy, SystemTime::now())?;
+                let secret = secret_for(&material, settings, None);
+                match secrets.create(&PostParams::default(), &secret).await {
+                    Ok(stored) => {
+                        info!(
+                            secret = %settings.secret_name,
+                            namespace = %settings.namespace,
+                            "created the webhook CA and serving certificate"
+                        );
+                        return Ok((material, stored));
+                    }
+                    // Another replica created it first: read theirs.
+                    Err(e) if is_status(&e, 409) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    Err(Error::Conflict)
+}
+
+/// Keeps `store` serving the Secret's certificate, rotates it when due and keeps the CRD's
+/// `caBundle` in step, until `stop` turns true. Errors are logged and retried.
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    store: Arc<CertStore>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let secrets = Api::<Secret>::namespaced(client.clone(), &settings.namespace);
+    let crds = Api::<CustomResourceDefinition>::all(client);
+    let selector = format!("metadata.name={}", settings.secret_name);
+    let mut events = watcher(
+        secrets.clone(),
+        watcher::Config::default().fields(&selector),
+    )
+    .default_backoff()
+    .boxed();
+    let mut warned = Warned::default();
+    let interval = settings.policy.check_interval();
+    let mut next_check = tokio::time::Instant::now();
+    let mut watching = true;
+    loop {
+        let step = tokio::select! {
+            _ = tokio::time::sleep_until(next_check) => Step::Check,
+            event = events.next(), if watching => Step::Event(event),
+            _ = stopped(&mut stop) => return,
+        };
+        match step {
+            Step::Check => {
+                let delay = match reconcile(&secrets, &crds, &settings, &store, &mut warned).await {
+                    Ok(()) => interval,
+                    Err(Error::Conflict) => Duration::from_millis(200),
+                    Err(error) => {
+                        warn!(%error, secret = %settings.secret_name, "webhook certificate check failed; retrying");
+                        interval.min(Duration::from_secs(5))
+                    }
+                };
+                next_check = tokio::time::Instant::now() + delay;
+            }
+            Step::Event(Some(Ok(
+                watcher::Event::Apply(secret) | watcher::Event::InitApply(secret),
+            ))) => {
+                if let Ok(material) = material_from_secret(&secret) {
+                    install(&store, &material.serving);
+                }
+            }
+            Step::Event(Some(Ok(watcher::Event::Delete(_)))) => {
+                next_check = tokio::time::Instant::now();
+            }
+            Step::Event(Some(Err(error))) => debug!(%error, "webhook Secret watch interrupted"),
+            Step::Event(Some(Ok(_))) => {}
+            // The watch never ends on its own; if it did, the periodic check still runs.
+            Step::Event(None) => watching = false,
+        }
+    }
+}
+
+#[allow(clippy::large_enum_variant)] // one per loop turn, moved at once
+enum Step {
+    Check,
+    Event(Option<Result<watcher::Event<Secret>, watcher::Error>>),
+}
+
+/// One pass: read the CRD, then the Secret; rotate if due; serve; keep the CRD in step.
+async fn reconcile(
+    secrets: &Api<Secret>,
+    crds: &Api<CustomResourceDefinition>,
+    settings: &Settings,
+    store: &CertStore,
+    warned: &mut Warned,
+) -> Result<(), Error> {
+    let crd = crds.get_opt(&settings.crd_name).await?;
+    let (mut material, mut secret) = load_or_create(secrets, settings).await?;
+    install(store, &material.serving);
+
+    let crd_bundle = crd.as_ref().and_then(crd_ca_bundle);
+    let trusts_next = material.next_ca.as_ref().is_some_and(|next| {
+        crd_bundle
+            .as_ref()
+            .is_some_and(|b| certificate_set(b).is_superset(&certificate_set(&next.cert)))
+    });
+    if let Some((next, changes)) =
+        rotation::plan(&material, &settings.policy, SystemTime::now(), trusts_next)?
+    {
+        secret = write(secrets, settings, &next, &secret).await?;
+        info!(secret = %settings.secret_name, ?changes, "rotated webhook certificates");
+        material = next;
+        install(store, &material.serving);
+    }
+
+    let Some(crd) = crd else {
+        warned.once(
+            "crd-missing",
+            &format!(
+                "CRD {} not found; cannot inject the webhook CA bundle yet",
+                settings.crd_name
+            ),
+        );
+        return Ok(());
+    };
+    if !has_webhook_client_config(&crd) {
+        warned.once(
+            "no-webhook",
+            &format!(
+                "CRD {} has no conversion webhook clientConfig; the CA bundle is not injected (install the CRD from the chart)",
+                settings.crd_name
+            ),
+        );
+        return Ok(());
+    }
+    warned.clear();
+    let wanted = material.bundle_pem();
+    if crd_bundle.as_deref().map(certificate_set) != Some(certificate_set(&wanted)) {
+        patch_ca_bundle(crds, &crd, &wanted).await?;
+        info!(
+            crd = %settings.crd_name,
+            cas = material.bundle.len(),
+            "injected the webhook CA bundle into the CRD"
+        );
+    }
+    if material.next_ca.is_some() && material.published_at.is_none() {
+        let mut published = material.clone();
+        published.published_at = Some(SystemTime::now());
+        write(secrets, settings, &published, &secret).await?;
+    }
+    Ok(())
+}
+
+/// Updates the Secret conditionally on the resourceVersion it was read at.
+async fn write(
+    secrets: &Api<Secret>,
+    settings: &Settings,
+    material: &Material,
+    read: &Secret,
+) -> Result<Secret, Error> {
+    let updated = secret_for(material, settings, Some(read));
+    match secrets
+        .replace(&settings.secret_name, &PostParams::default(), &updated)
+        .await
+    {
+        Ok(stored) => Ok(stored),
+        Err(e) if is_status(&e, 409) => Err(Error::Conflict),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sets the CRD's conversion `caBundle`; a merge patch carrying the resourceVersion that was
+/// read, so the API server refuses it if the CRD changed since.
+async fn patch_ca_bundle(
+    crds: &Api<CustomResourceDefinition>,
+    crd: &CustomResourceDefinition,
+    bundle: &str,
+) -> Result<(), Error> {
+    let encoded = serde_json::to_value(ByteString(bundle.as_bytes().to_vec()))
+        .map_err(|e| CertError::Generate(e.to_string()))?;
+    let patch = json!({
+        "metadata": { "resourceVersion": crd.resource_version() },
+        "spec": { "conversion": { "webhook": { "clientConfig": { "caBundle": encoded } } } },
+    });
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    match crds
+        .patch(&crd.name_any(), &params, &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_status(&e, 409) => Err(Error::Conflict),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn has_webhook_client_config(crd: &CustomResourceDefinition) -> bool {
+    crd.spec
+        .conversion
+        .as_ref()
+        .is_some_and(|c| c.strategy == "Webhook")
+        && crd
+            .spec
+            .conversion
+            .as_ref()
+            .and_then(|c| c.webhook.as_ref())
+            .and_then(|w| w.client_config.as_ref())
+            .is_some()
+}
+
+/// The CRD's conversion `caBundle` as text.
+pub fn crd_ca_bundle(crd: &CustomResourceDefinition) -> Option<String> {
+    let bytes = &crd
+        .spec
+        .conversion
+        .as_ref()?
+        .webhook
+        .as_ref()?
+        .client_config
+        .as_ref()?
+        .ca_bundle
+        .as_ref()?
+        .0;
+    Some(String::from_utf8_lossy(bytes).into_owned())
+}
+
+fn install(store: &CertStore, serving: &PemPair) {
+    match store.install(serving) {
+        Ok(true) => {
+            if let Some(served) = store.served() {
+                info!(
+                    subject = %served.info.subject,
+                    issuer = %served.info.issuer,
+                    not_after = %rfc3339(served.info.not_after),
+                    "serving the webhook certificate from the Secret"
+                );
+            }
+        }
+        Ok(false) => {}
+        Err(error) => warn!(%error, "the Secret's serving certificate cannot be served"),
+    }
+}
+
+fn is_status(error: &kube::Error, code: u16) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == code)
+}
+
+/// Warnings said once until the condition clears, so a 1-minute loop does not flood the log.
+#[derive(Default)]
+struct Warned(Option<&'static str>);
+
+impl Warned {
+    fn once(&mut self, key: &'static str, message: &str) {
+        if self.0 != Some(key) {
+            warn!("{message}");
+            self.0 = Some(key);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.0 = None;
+    }
+}
