@@ -249,7 +249,7 @@ impl Cluster {
         }
         cluster.start_up = started.elapsed();
         eprintln!(
-            "test cluster ({mode}) ready in {:.1} s: {}, KUBECONFIG={}",
+            "{mode} ready in {:.1} s: {}, KUBECONFIG={}",
             cluster.start_up.as_secs_f64(),
             cluster.server,
             cluster.kubeconfig.display()
@@ -305,13 +305,16 @@ impl Cluster {
         self.processes.log_tail(component, lines)
     }
 
-    /// Stops every component and removes the directory. Idempotent.
+    /// Stops every component and removes the directory. Idempotent. The state is thrown away,
+    /// so a component gets a second to exit before it is killed (the API server and etcd take
+    /// over five to shut down gracefully).
     pub fn stop(&self) {
-        self.processes.stop(Duration::from_secs(5));
+        self.processes.stop(Duration::from_secs(1));
     }
 
-    pub(super) fn processes(&self) -> &Processes {
-        &self.processes
+    /// An error naming the first component that exited, with the end of its log.
+    pub fn check_running(&self) -> Result<(), String> {
+        self.processes.check_running()
     }
 
     async fn wait_until_ready(&self, deadline: Instant) -> Result<(), String> {

@@ -115,12 +115,17 @@ pub fn helm(args: &[&str]) -> Output {
 
 /// `helm template` of the chart with `set`, as text.
 pub fn helm_template_text(set: &ValueSet) -> String {
+    helm_template_text_in(set, NAMESPACE)
+}
+
+/// `helm template` of the chart with `set` for a release in `namespace`, as text.
+pub fn helm_template_text_in(set: &ValueSet, namespace: &str) -> String {
     let mut args = vec![
         "template",
         RELEASE,
         CHART,
         "--namespace",
-        NAMESPACE,
+        namespace,
         "--kube-version",
         KUBE_VERSION,
     ];

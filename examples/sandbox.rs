@@ -1,0 +1,67 @@
+//! The local sandbox behind `hack/sandbox.sh` (`make sandbox`): the simulated cluster of the
+//! integration tests (tests/support), started in a fixed directory and kept running until
+//! SIGTERM or SIGINT. One implementation for tests and sandbox, so both behave alike.
+//!
+//! Usage: `sandbox <directory>`; writes `<directory>/kubeconfig`, then `<directory>/ready`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+
+use support::cluster::{Cluster, Location, Mode};
+
+fn main() -> ExitCode {
+    let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
+        eprintln!("usage: sandbox <state directory>");
+        return ExitCode::from(2);
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(serve(dir))
+}
+
+async fn serve(dir: PathBuf) -> ExitCode {
+    let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    let cluster = match Cluster::start(Mode::SimulatedCluster, Location::Fixed(dir.clone())).await {
+        Ok(cluster) => cluster,
+        Err(error) => {
+            eprintln!("the sandbox did not start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(error) = std::fs::write(dir.join("ready"), cluster.server.as_bytes()) {
+        eprintln!("cannot write {}: {error}", dir.join("ready").display());
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "sandbox ready in {:.1} s; export KUBECONFIG={}",
+        cluster.start_up.as_secs_f64(),
+        cluster.kubeconfig.display()
+    );
+    let mut health = tokio::time::interval(Duration::from_secs(2));
+    let code = loop {
+        tokio::select! {
+            _ = terminate.recv() => break ExitCode::SUCCESS,
+            _ = interrupt.recv() => break ExitCode::SUCCESS,
+            _ = health.tick() => {
+                if let Err(error) = cluster.check_running() {
+                    eprintln!("the sandbox lost a component, stopping: {error}");
+                    break ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    cluster.stop();
+    println!("sandbox stopped");
+    code
+}
