@@ -527,6 +527,12 @@ mod tests {
             ENV_LOG_FORMAT,
             ENV_HEALTH_PROBE_BIND_ADDRESS,
             ENV_METRICS_BIND_ADDRESS,
+            ENV_POD_NAMESPACE,
+            ENV_WEBHOOK_BIND_ADDRESS,
+            ENV_WEBHOOK_CERT_MODE,
+            ENV_WEBHOOK_CERT_DIR,
+            ENV_WEBHOOK_SERVICE_NAME,
+            ENV_WEBHOOK_SECRET_NAME,
         ] {
             assert!(known.iter().any(|k| k == name), "run has no {name}");
         }
@@ -543,5 +549,14 @@ mod tests {
             run.args.metrics_bind_address.to_string(),
             bind_address(METRICS_PORT)
         );
+        assert_eq!(
+            run.args.webhook.webhook_bind_address.to_string(),
+            bind_address(WEBHOOK_PORT)
+        );
+        assert_eq!(run.args.webhook.webhook_cert_dir.to_string_lossy(), CERT_DIR);
+        for mode in [CertMode::SelfManaged, CertMode::Directory] {
+            let parsed = Run::try_parse_from(["run", "--webhook-cert-mode", mode.as_str()]);
+            assert!(parsed.is_ok(), "run refuses WEBHOOK_CERT_MODE={}", mode.as_str());
+        }
     }
 }
