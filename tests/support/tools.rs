@@ -18,45 +18,58 @@ pub fn variable(tool: &str) -> String {
 
 /// The path of one tool (`kube-apiserver`, `etcd`, `kwok`, `kubectl`, `helm`, ...).
 pub fn tool(name: &str) -> Result<PathBuf, String> {
-    let var = variable(name);
-    let path = match std::env::var_os(&var) {
-        Some(value) if !value.is_empty() => PathBuf::from(value),
-        _ => match tools_script_env() {
-            Ok(env) => env.get(&var).map(PathBuf::from).ok_or_else(|| {
-                format!(
-                    "{name} is missing: hack/tools.sh --print-env does not print {var}; \
-                     run `make tools`"
-                )
-            })?,
-            Err(error) => {
-                return Err(format!(
-                    "{name} is missing: {var} is not set and `hack/tools.sh --print-env` failed: \
-                     {error}\nRun `make tools` once (it builds the pinned tools into a cache \
-                     outside the repository), then `make test` or plain `cargo test`."
-                ));
-            }
-        },
-    };
-    if is_executable(&path) {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{name} is missing: {var}={} is not an executable file; run `make tools`",
-            path.display()
-        ))
-    }
+    tools([name]).map(|[path]| path)
 }
 
-/// Several tools at once; the error names every missing one.
+/// Several tools at once; one error names every missing one and says how to install them.
 pub fn tools<const N: usize>(names: [&str; N]) -> Result<[PathBuf; N], String> {
-    let found: Vec<Result<PathBuf, String>> = names.iter().map(|n| tool(n)).collect();
-    let errors: Vec<&String> = found.iter().filter_map(|r| r.as_ref().err()).collect();
-    if !errors.is_empty() {
-        let joined: Vec<&str> = errors.iter().map(|e| e.as_str()).collect();
-        return Err(joined.join("\n"));
+    let mut found = Vec::new();
+    let mut unset = Vec::new();
+    let mut problems = Vec::new();
+    for name in names {
+        let var = variable(name);
+        let path = match std::env::var_os(&var) {
+            Some(value) if !value.is_empty() => PathBuf::from(value),
+            _ => match tools_script_env() {
+                Ok(env) => match env.get(&var) {
+                    Some(value) => PathBuf::from(value),
+                    None => {
+                        problems.push(format!(
+                            "{name}: `hack/tools.sh --print-env` does not print {var}"
+                        ));
+                        continue;
+                    }
+                },
+                Err(_) => {
+                    unset.push(format!("{name} ({var})"));
+                    continue;
+                }
+            },
+        };
+        if is_executable(&path) {
+            found.push(path);
+        } else {
+            problems.push(format!(
+                "{name}: {var}={} is not an executable file",
+                path.display()
+            ));
+        }
     }
-    let paths: Vec<PathBuf> = found.into_iter().filter_map(Result::ok).collect();
-    paths
+    if !unset.is_empty() {
+        let error = tools_script_env().err().unwrap_or_default();
+        problems.push(format!(
+            "{} not set, and `hack/tools.sh --print-env` failed: {error}",
+            unset.join(", ")
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(format!(
+            "missing tools:\n  {}\nRun `make tools` once (it builds the pinned tools into a cache \
+             outside the repository), then `make test` or plain `cargo test`.",
+            problems.join("\n  ")
+        ));
+    }
+    found
         .try_into()
         .map_err(|_| "tool lookup lost a result".to_string())
 }
