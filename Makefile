@@ -3,12 +3,25 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 CARGO ?= cargo
 BIN := target/debug/locust-k8s-operator
-IMAGE ?= ghcr.io/locust-k8s-operator/locust-k8s-operator
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+# Image names: the same as src/manifests/release.rs, which writes them into the chart, the CSV
+# and the catalog. Override REGISTRY to build elsewhere (the generated files keep the official
+# names).
+REGISTRY ?= ghcr.io/locust-k8s-operator
+IMAGE ?= $(REGISTRY)/locust-k8s-operator
+BUNDLE_IMAGE ?= $(REGISTRY)/locust-k8s-operator-bundle
+CATALOG_IMAGE ?= $(REGISTRY)/locust-k8s-operator-catalog
+# Container engine (podman or docker) and the platforms of the multi-arch images.
+ENGINE ?= podman
+PLATFORMS ?= linux/amd64,linux/arm64
+# Where helm-package writes the chart archive and the chart repository index.
+DIST ?= dist
+CHART_REPO_URL ?= https://github.com/locust-k8s-operator/locust-k8s-operator/releases/download/v$(VERSION)
 # The variables the tests use (tool paths); empty until `make tools` has run.
 TOOLS_ENV = eval "$$(hack/tools.sh --print-env)"
 
-.PHONY: help build test unit lint fmt generate check-generated tools run sandbox sandbox-down images
+.PHONY: help build test unit lint fmt generate check-generated tools run sandbox sandbox-down \
+	bundle catalog helm-package images image bundle-image catalog-image
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -47,5 +60,29 @@ sandbox-down: ## Stop the local simulated cluster
 run: tools build ## Sandbox cluster + CRD + operator + a sample test
 	hack/sandbox.sh run
 
-images: ## Build the operator image (needs a container engine)
-	podman build -f Containerfile -t $(IMAGE):$(VERSION) .
+bundle: generate ## Regenerate bundle/ and validate it (operator-sdk, operatorframework suite)
+	$(TOOLS_ENV); "$$TOOL_OPERATOR_SDK" bundle validate ./bundle --select-optional suite=operatorframework
+
+catalog: generate ## Regenerate catalog/ and validate it (opm validate)
+	$(TOOLS_ENV); "$$TOOL_OPM" validate catalog
+
+helm-package: generate ## Lint the chart, package it into dist/ and write dist/index.yaml (merged with one already there)
+	$(TOOLS_ENV); "$$TOOL_HELM" lint --strict charts/locust-k8s-operator
+	$(TOOLS_ENV); "$$TOOL_HELM" package charts/locust-k8s-operator --destination $(DIST)
+	$(TOOLS_ENV); "$$TOOL_HELM" repo index $(DIST) --url $(CHART_REPO_URL) \
+	  $(if $(wildcard $(DIST)/index.yaml),--merge $(DIST)/index.yaml)
+
+images: image bundle-image catalog-image ## Build the operator (multi-arch), bundle and catalog images (needs podman or docker)
+
+image: ## Build the multi-arch operator image (a manifest list, PLATFORMS)
+ifeq ($(ENGINE),docker)
+	docker buildx build --platform $(PLATFORMS) -f Containerfile --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
+else
+	podman build --platform $(PLATFORMS) --manifest $(IMAGE):$(VERSION) -f Containerfile --build-arg VERSION=$(VERSION) .
+endif
+
+bundle-image: bundle ## Build the OLM bundle image (BUNDLE_IMAGE:vVERSION)
+	$(ENGINE) build -f bundle/Containerfile -t $(BUNDLE_IMAGE):v$(VERSION) bundle
+
+catalog-image: catalog ## Build the file-based catalog image (CATALOG_IMAGE:vVERSION)
+	$(ENGINE) build -f catalog/Containerfile -t $(CATALOG_IMAGE):v$(VERSION) catalog
