@@ -5,8 +5,19 @@
 //! Usage: `sandbox <directory>`; writes `<directory>/kubeconfig`, then `<directory>/ready`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+// Only the cluster part of tests/support: the rest is for test binaries (it may use what
+// Cargo provides to tests only, such as CARGO_BIN_EXE_*).
+#[path = "../tests/support"]
+#[allow(dead_code)]
+mod support {
+    pub mod certs;
+    pub mod cluster;
+    pub mod identity;
+    pub mod kwok;
+    pub mod process;
+    pub mod tools;
+    pub mod wait;
+}
 
 use std::path::PathBuf;
 use std::process::ExitCode;
