@@ -33,11 +33,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: locust-k8s-operator
 {{- end }}
 
-{{/* What selects the operator's pods. */}}
+{{/* What selects the operator's pods: the Go operator chart's selector, so that `helm upgrade`
+of a release of that chart keeps its Deployment (a selector cannot change). */}}
 {{- define "locust-k8s-operator.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "locust-k8s-operator.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: operator
 {{- end }}
 
 {{- define "locust-k8s-operator.labels" -}}

@@ -182,10 +182,10 @@ app.kubernetes.io/managed-by: {{{{ .Release.Service }}}}
 {LABEL_K8S_PART_OF}: {OPERATOR_NAME}
 {{{{- end }}}}
 
-{{{{/* What selects the operator's pods. */}}}}
+{{{{/* What selects the operator's pods: the Go operator chart's selector, so that `helm upgrade`
+of a release of that chart keeps its Deployment (a selector cannot change). */}}}}
 {{{{- define "{CHART}.selectorLabels" -}}}}
 {selector}
-{LABEL_K8S_COMPONENT}: {COMPONENT}
 {{{{- end }}}}
 
 {{{{- define "{CHART}.labels" -}}}}

@@ -5,7 +5,7 @@ use crate::manifests::deployment::{PORT_NAME_HEALTH, PORT_NAME_METRICS, PORT_NAM
 
 use super::helpers::inc;
 use super::values::{OTEL_HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT};
-use super::{CHART, TEMPLATE_HEADER};
+use super::TEMPLATE_HEADER;
 
 fn named(helper: &str) -> String {
     format!("{{{{ {} }}}}", inc(helper))
@@ -191,13 +191,13 @@ spec:
   replicas: {{{{ .Values.otelCollector.replicas }}}}
   selector:
     matchLabels:
-      app.kubernetes.io/name: {{{{ include "{CHART}.name" . }}}}
+      app.kubernetes.io/name: {{{{ $name }}}}
       app.kubernetes.io/instance: {{{{ .Release.Name }}}}
-      app.kubernetes.io/component: otel-collector
   template:
     metadata:
       labels:
-        {{{{- {common} | nindent 8 }}}}
+        app.kubernetes.io/name: {{{{ $name }}}}
+        app.kubernetes.io/instance: {{{{ .Release.Name }}}}
         app.kubernetes.io/component: otel-collector
       annotations:
         checksum/config: {{{{ .Values.otelCollector.config | sha256sum }}}}
@@ -250,9 +250,8 @@ metadata:
     app.kubernetes.io/component: otel-collector
 spec:
   selector:
-    app.kubernetes.io/name: {{{{ include "{CHART}.name" . }}}}
+    app.kubernetes.io/name: {{{{ $name }}}}
     app.kubernetes.io/instance: {{{{ .Release.Name }}}}
-    app.kubernetes.io/component: otel-collector
   ports:
     - name: otlp-grpc
       port: {OTLP_GRPC_PORT}
