@@ -29,10 +29,14 @@ pub const TOPOLOGY_FLAGS: [&str; 6] = [
 /// Upper bounds that keep the cost of every CEL rule inside the API server's budget.
 const MAX_LIST_ITEMS: u64 = 100;
 const MAX_PATH_LENGTH: u64 = 1024;
-const MAX_ARG_LENGTH: u64 = 4096;
+const MAX_ARG_LENGTH: u64 = 1024;
+const MAX_ARGS: u64 = 64;
 const MAX_VOLUME_NAME_LENGTH: u64 = 63;
 /// A Secret mounted as `secret-<name>` must keep the volume name within 63 characters.
 const MAX_SECRET_MOUNT_NAME_LENGTH: u64 = 63 - SECRET_VOLUME_PREFIX.len() as u64;
+
+const MAX_RESOURCE_ENTRIES: u64 = 16;
+const MAX_QUANTITY_LENGTH: u64 = 64;
 
 /// Served versions, newest first.
 pub const VERSIONS: [&str; 2] = ["v2", "v1"];
@@ -194,6 +198,17 @@ fn not_reserved(spec: &str, path: &str) -> String {
 }
 
 fn name_length_rule(schema: &mut Value) {
+    // A CRD schema may bound metadata.name; the bound also caps the cost of the CEL rules that
+    // read the name. The CEL rule says why in words.
+    set(
+        schema,
+        "/properties",
+        "metadata",
+        json!({
+            "type": "object",
+            "properties": {"name": {"type": "string", "maxLength": MAX_NAME_LENGTH}},
+        }),
+    );
     add_rule(
         schema,
         "",
@@ -237,10 +252,19 @@ fn shape_v2(schema: &mut Value) {
 
     // Bounds that keep rule costs predictable.
     for list in [
-        "/volumes",
-        "/volumeMounts",
         "/master/properties/extraArgs",
         "/worker/properties/extraArgs",
+    ] {
+        set(
+            schema,
+            &format!("{SPEC}{list}"),
+            "maxItems",
+            json!(MAX_ARGS),
+        );
+    }
+    for list in [
+        "/volumes",
+        "/volumeMounts",
         "/env/properties/secretMounts",
         "/env/properties/variables",
         "/env/properties/configMapRefs",
@@ -277,6 +301,20 @@ fn shape_v2(schema: &mut Value) {
     ] {
         set(schema, &format!("{SPEC}{string}"), "maxLength", json!(max));
     }
+    // Resource maps: a bounded number of entries of bounded length, so that the quantity
+    // rules below stay within the CEL cost budget.
+    for role in ["master", "worker"] {
+        for kind in ["limits", "requests"] {
+            let map = format!("{SPEC}/{role}/properties/resources/properties/{kind}");
+            set(schema, &map, "maxProperties", json!(MAX_RESOURCE_ENTRIES));
+            set(
+                schema,
+                &format!("{map}/additionalProperties"),
+                "maxLength",
+                json!(MAX_QUANTITY_LENGTH),
+            );
+        }
+    }
     for path in [
         "/volumeMounts/items/properties/mountPath",
         "/env/properties/secretMounts/items/properties/mountPath",
@@ -297,7 +335,8 @@ fn shape_v2(schema: &mut Value) {
     add_rule(
         schema,
         "",
-        "!has(self.spec.volumes) || self.spec.volumes.all(v, v.name != self.metadata.name.replace('.', '-') + '-master' && v.name != self.metadata.name.replace('.', '-') + '-worker')",
+        // The names are computed once, not per volume: that keeps the rule's cost in budget.
+        "!has(self.spec.volumes) || (!((self.metadata.name.replace('.', '-') + '-master') in self.spec.volumes.map(v, v.name)) && !((self.metadata.name.replace('.', '-') + '-worker') in self.spec.volumes.map(v, v.name)))",
         "spec.volumes: a volume may not be named <name>-master or <name>-worker; the operator uses those names for the test files",
     );
     immutable_spec_rule(schema);

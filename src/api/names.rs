@@ -61,7 +61,10 @@ pub const WORKER_PORT: i32 = 8080;
 pub const PORT_NAME_MASTER: &str = "port5557";
 pub const PORT_NAME_MASTER_SECONDARY: &str = "port5558";
 pub const PORT_NAME_WEB: &str = "web-ui";
+/// Service port of the exporter (the Go operator's name).
 pub const PORT_NAME_METRICS: &str = "prometheus-metrics";
+/// Container port of the exporter: container port names are limited to 15 characters.
+pub const CONTAINER_PORT_NAME_METRICS: &str = "metrics";
 
 // Volumes and mount paths.
 /// Default mount path of the test files ConfigMap.

@@ -312,6 +312,11 @@ impl Cluster {
         self.processes.stop(Duration::from_secs(1));
     }
 
+    /// Puts a process group a test started itself under the cluster's teardown guarantees.
+    pub fn adopt(&self, name: &str, pid: u32) {
+        self.processes.adopt(name, pid);
+    }
+
     /// An error naming the first component that exited, with the end of its log.
     pub fn check_running(&self) -> Result<(), String> {
         self.processes.check_running()

@@ -15,6 +15,7 @@ pub mod fixtures;
 pub mod harness;
 pub mod identity;
 pub mod kwok;
+pub mod operator;
 pub mod process;
 pub mod tools;
 pub mod wait;

@@ -135,6 +135,26 @@ impl Processes {
         Ok(())
     }
 
+    /// Puts a process group started elsewhere (a test's own child) under the reaper and the
+    /// sweep, so it cannot outlive the test binary either; the caller still stops it.
+    pub fn adopt(&self, name: &str, pid: u32) {
+        if let Ok(mut groups) = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(GROUPS_FILE))
+        {
+            let _ = writeln!(groups, "{pid} {name}");
+        }
+        if let Some((_, stdin)) = self
+            .reaper
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            let _ = writeln!(stdin, "{pid}");
+        }
+    }
+
     /// An error naming the first component that exited, with the end of its log.
     pub fn check_running(&self) -> Result<(), String> {
         let mut components = self.components.lock().unwrap_or_else(|p| p.into_inner());

@@ -46,7 +46,7 @@ fn exporter_image_port_pull_policy_and_resources_come_from_the_config() {
                 {"name": "LOCUST_EXPORTER_URI", "value": "http://localhost:8089"},
                 {"name": "LOCUST_EXPORTER_WEB_LISTEN_ADDRESS", "value": ":9999"},
             ],
-            "ports": [{"name": "prometheus-metrics", "containerPort": 9999, "protocol": "TCP"}],
+            "ports": [{"name": "metrics", "containerPort": 9999, "protocol": "TCP"}],
             "resources": {
                 "requests": {"cpu": "10m", "memory": "16Mi", "ephemeral-storage": "1M"},
                 "limits": {"cpu": "20m", "memory": "32Mi", "ephemeral-storage": "2M"},
@@ -67,4 +67,23 @@ fn exporter_image_port_pull_policy_and_resources_come_from_the_config() {
             .iter()
             .any(|p| p.port == 9999 && p.name.as_deref() == Some("prometheus-metrics"))
     );
+}
+
+#[test]
+fn container_port_names_fit_the_fifteen_character_limit() {
+    let children = build(&base());
+    for job in [&children.master_job, &children.worker_job] {
+        let spec = pod(job);
+        let containers = spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten());
+        for port in containers.flat_map(|c| c.ports.iter().flatten()) {
+            let name = port.name.as_deref().unwrap_or_default();
+            assert!(
+                name.len() <= 15,
+                "container port name {name:?} is longer than 15"
+            );
+        }
+    }
 }

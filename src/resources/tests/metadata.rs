@@ -172,7 +172,7 @@ fn minimal_master_job_is_exactly_this() {
                             {"name": "LOCUST_EXPORTER_URI", "value": "http://localhost:8089"},
                             {"name": "LOCUST_EXPORTER_WEB_LISTEN_ADDRESS", "value": ":9646"},
                         ],
-                        "ports": [{"name": "prometheus-metrics", "containerPort": 9646, "protocol": "TCP"}],
+                        "ports": [{"name": "metrics", "containerPort": 9646, "protocol": "TCP"}],
                         "resources": {
                             "requests": {"cpu": "100m", "memory": "64Mi", "ephemeral-storage": "30M"},
                             "limits": {"cpu": "250m", "memory": "128Mi", "ephemeral-storage": "50M"},
