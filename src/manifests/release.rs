@@ -81,6 +81,11 @@ pub fn csv_name() -> String {
     format!("{PACKAGE}.v{VERSION}")
 }
 
+/// The repository's README, the entry point of the documentation.
+pub fn readme_url() -> String {
+    format!("{REPOSITORY}#readme")
+}
+
 /// Documentation page in the repository.
 pub fn docs_url(page: &str) -> String {
     format!("{REPOSITORY}/blob/main/docs/{page}")

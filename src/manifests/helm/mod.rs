@@ -132,7 +132,7 @@ fn readme() -> String {
 to its end and reports phase, connected workers and results in `status`. A drop-in successor of \
 the Go operator 2.3.0: same API group, same `v2` schema, `v1` still served and converted, and \
 this chart accepts the Go chart's `locustPods.*` values.\n\n\
-```sh\nhelm install locust-operator oci://ghcr.io/locust-k8s-operator/charts/{CHART} \\\n  \
+```sh\nhelm install locust-k8s-operator oci://ghcr.io/locust-k8s-operator/charts/{CHART} \\\n  \
 --namespace locust-operator-system --create-namespace\n```\n\n\
 Nothing else is needed: the conversion webhook manages its own certificates by default \
 (`webhook.certificates: self-managed`; `cert-manager` and `secret` are the alternatives).\n\n\

@@ -110,7 +110,7 @@ The operator watches all namespaces (the conversion webhook requires the AllName
 * [Install with OLM]({olm})
 * [Source code]({repo})
 "#,
-        docs = release::docs_url("README.md"),
+        docs = release::readme_url(),
         olm = release::docs_url("install-olm.md"),
         repo = release::REPOSITORY,
     )
@@ -224,7 +224,7 @@ pub fn csv() -> Result<Value, RenderError> {
             }],
             "keywords": release::KEYWORDS,
             "links": [
-                { "name": "Documentation", "url": release::docs_url("README.md") },
+                { "name": "Documentation", "url": release::readme_url() },
                 { "name": "Install with OLM", "url": release::docs_url("install-olm.md") },
                 { "name": "Source Code", "url": release::REPOSITORY },
             ],
