@@ -1,4 +1,4 @@
-//! Shared by tests/distributions.rs and tests/distributions_cluster.rs: the chart's value sets,
+//! Shared by tests/distributions/ and tests/distributions_cluster.rs: the chart's value sets,
 //! helm runs, and reading the generated YAML.
 
 use std::collections::BTreeSet;

@@ -2,6 +2,7 @@
 //! values.schema.json from [`values::Values`], and the templates.
 
 pub mod helpers;
+pub mod locust_pods;
 pub mod optional;
 pub mod templates;
 pub mod values;

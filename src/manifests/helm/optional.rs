@@ -3,9 +3,9 @@
 
 use crate::manifests::deployment::{PORT_NAME_HEALTH, PORT_NAME_METRICS, PORT_NAME_WEBHOOK};
 
+use super::TEMPLATE_HEADER;
 use super::helpers::inc;
 use super::values::{OTEL_HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT};
-use super::TEMPLATE_HEADER;
 
 fn named(helper: &str) -> String {
     format!("{{{{ {} }}}}", inc(helper))
