@@ -110,7 +110,7 @@ run() {
   up >/dev/null
   tools_env
   local operator=$root/target/debug/locust-k8s-operator
-  [ -x "$operator" ] || (cd "$root" && "$cargo" build --quiet)
+  (cd "$root" && "$cargo" build --quiet)
   "$operator" crd | "$TOOL_KUBECTL" --kubeconfig "$kubeconfig" apply -f -
   "$TOOL_KUBECTL" --kubeconfig "$kubeconfig" wait --for=condition=Established \
     crd/locusttests.locust.io --timeout=30s
