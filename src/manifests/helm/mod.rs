@@ -149,37 +149,42 @@ wrong types.\n\
 }
 
 fn notes() -> Result<String, RenderError> {
-    let sample = indent(&plain(&sample_v2())?, 4);
+    let sample = plain(&sample_v2())?;
+    let sample = sample.trim_end();
     Ok(format!(
-        r#"{{{{- $fullname := include "{CHART}.fullname" . -}}}}
+        r#"{TEMPLATE_HEADER}
+{{{{- $fullname := include "{CHART}.fullname" . -}}}}
 {{{{ .Chart.Name }}}} {{{{ .Chart.AppVersion }}}} is installed in namespace {{{{ .Release.Namespace }}}}.
 It watches {{{{ if .Values.k8s.clusterRole.enabled }}}}every namespace{{{{ else }}}}namespace {{{{ .Release.Namespace }}}} only{{{{ end }}}}; webhook certificates: {{{{ .Values.webhook.certificates }}}}.
 
 Wait for it:
   kubectl -n {{{{ .Release.Namespace }}}} rollout status deployment/{{{{ $fullname }}}}
 
-Run a first test{{{{ if not .Values.k8s.clusterRole.enabled }}}} (in namespace {{{{ .Release.Namespace }}}}){{{{ end }}}}:
+Run a first test{{{{ if not .Values.k8s.clusterRole.enabled }}}} (in namespace {{{{ .Release.Namespace }}}}){{{{ end }}}}; the commands can be pasted as they are.
 
 1. A locustfile, in a ConfigMap:
-  cat > locustfile.py <<'EOF'
-  from locust import HttpUser, task
 
-  class Visitor(HttpUser):
-      @task
-      def home(self):
-          self.client.get("/")
-  EOF
-  kubectl create configmap demo-locustfile --from-file=locustfile.py
+cat > locustfile.py <<'EOF'
+from locust import HttpUser, task
+
+class Visitor(HttpUser):
+    @task
+    def home(self):
+        self.client.get("/")
+EOF
+kubectl create configmap demo-locustfile --from-file=locustfile.py
 
 2. The test (2 workers, 20 users for 2 minutes against https://example.com):
-  kubectl apply -f - <<'EOF'
+
+kubectl apply -f - <<'EOF'
 {sample}
-  EOF
+EOF
 
 3. Follow it; the phase goes Pending, Running, then Succeeded or Failed:
-  kubectl get locusttest demo -w
-  kubectl port-forward job/demo-master 8089    # the Locust web UI on http://localhost:8089
-  kubectl get locusttest demo -o jsonpath='{{.status.result}}'
+
+kubectl get locusttest demo -w
+kubectl port-forward job/demo-master 8089    # the Locust web UI on http://localhost:8089
+kubectl get locusttest demo -o jsonpath='{{.status.result}}'
 
 Documentation: {docs}
 {{{{- if .Values.kafka }}}}
