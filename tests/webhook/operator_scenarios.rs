@@ -1,0 +1,515 @@
+//! The scenarios of tests/webhook_operator.rs.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use libtest_mimic::Trial;
+use locust_operator::api::names::CRD_NAME;
+use locust_operator::webhook::certs::authority::inspect_pem;
+use locust_operator::webhook::certs::parse_certificates;
+use locust_operator::webhook::certs::rotation::{Policy, certificate_set};
+use locust_operator::webhook::certs::self_managed::{
+    BUNDLE_KEY, CA_CERT_KEY, Settings, TLS_CERT_KEY, load_or_create,
+};
+use locust_operator::webhook::service_names;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use crate::common::{
+    V1, V2, contains, install_crd_calling, locust_tests, manifest, served_leaf, tls_client,
+    to_create, until_conversion_works,
+};
+use crate::proxy::Proxy;
+use crate::replicas::{Replica, ReplicaSettings, SERVICE, Traffic, secret_text};
+use crate::serving::{CertDir, TestCa};
+use crate::support::operator::{OperatorOptions, OperatorProcess, http_get, operator_identity};
+use crate::support::{Cluster, fixtures, wait};
+
+/// Held by every test that points the CRD's conversion at its own replicas.
+static CRD: Mutex<()> = Mutex::const_new(());
+
+pub fn trials() -> Vec<Trial> {
+    crate::trials![
+        replicas_share_one_secret_and_one_ca_and_convert_through_restarts,
+        replicas_racing_to_create_the_secret_all_end_with_the_winners,
+        a_forced_rotation_fails_no_conversion,
+        directory_mode_waits_for_its_files_then_serves_and_is_ready,
+        a_go_operator_v1_manifest_runs_the_same_test_as_its_v2_equivalent,
+    ]
+}
+
+const V2_FULL: &str = include_str!("../fixtures/valid/v2-full.yaml");
+
+fn der(pem: &str) -> Vec<u8> {
+    parse_certificates(pem).unwrap()[0].to_vec()
+}
+
+async fn crd_bundle(cluster: &Cluster) -> Option<String> {
+    let crd = Api::<CustomResourceDefinition>::all(cluster.client())
+        .get(CRD_NAME)
+        .await
+        .ok()?;
+    locust_operator::webhook::certs::self_managed::crd_ca_bundle(&crd)
+}
+
+async fn replicas_share_one_secret_and_one_ca_and_convert_through_restarts(
+    cluster: &'static Cluster,
+) {
+    let _crd = CRD.lock().await;
+    let namespace = cluster.namespace("operator-shared").await;
+    let data = cluster.namespace("shared-data").await;
+    let identity = operator_identity(cluster, &namespace).await;
+    let proxy = Proxy::start().await;
+    install_crd_calling(cluster, &proxy.url(), None).await;
+    let settings = ReplicaSettings {
+        namespace: namespace.clone(),
+        watch_namespace: Some(data.clone()),
+        secret: "webhook-shared".into(),
+        env: Vec::new(),
+    };
+    // Started together: both find no Secret and race to create it.
+    let mut a = Replica::start(cluster, &identity, &settings, "replica-a", None, &proxy);
+    let mut b = Replica::start(cluster, &identity, &settings, "replica-b", None, &proxy);
+    a.process.wait_ready().await;
+    b.process.wait_ready().await;
+
+    let creators = [&a, &b]
+        .iter()
+        .filter(|r| r.process.log_text().contains("created the webhook CA"))
+        .count();
+    assert_eq!(creators, 1, "exactly one replica creates the Secret");
+    let ca = secret_text(cluster, &namespace, &settings.secret, CA_CERT_KEY).await;
+    let serving = secret_text(cluster, &namespace, &settings.secret, TLS_CERT_KEY).await;
+    let info = inspect_pem(&serving).unwrap();
+    for name in service_names(SERVICE, &namespace) {
+        assert!(
+            info.names.contains(&name),
+            "{name} missing from {:?}",
+            info.names
+        );
+    }
+    // Leader or not, both serve the Secret's certificate, trusted through the Secret's CA.
+    let client = tls_client(&ca, &[b"http/1.1"]);
+    for replica in [&a, &b] {
+        wait::until(
+            &format!("{} to serve the Secret's certificate", replica.name),
+            Duration::from_secs(10),
+            async || {
+                let leaf = served_leaf(replica.webhook, client.clone()).await.ok()?;
+                (leaf == der(&serving)).then_some(())
+            },
+        )
+        .await;
+    }
+    let bundle = secret_text(cluster, &namespace, &settings.secret, BUNDLE_KEY).await;
+    wait::until(
+        "the CA bundle in the CRD",
+        Duration::from_secs(30),
+        async || {
+            let injected = crd_bundle(cluster).await?;
+            (certificate_set(&injected) == certificate_set(&bundle)).then_some(())
+        },
+    )
+    .await;
+
+    until_conversion_works(cluster, &data).await;
+    locust_tests(cluster, &data, V2)
+        .create(
+            &PostParams::default(),
+            &to_create(&manifest(V2_FULL), "restarts"),
+        )
+        .await
+        .unwrap();
+
+    let traffic = Traffic::start(cluster, &data, "restarts", 2);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut stop_times = Vec::new();
+    for round in 0..4 {
+        let victim = if round % 2 == 0 { &mut a } else { &mut b };
+        stop_times.push(victim.restart(cluster, &identity, &settings, &proxy).await);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let (ok, failed, seconds) = traffic.finish().await;
+    eprintln!(
+        "figures: {ok} conversions through the API server in {seconds:.0} s while replicas \
+         restarted 4 times (SIGTERM; exits took {stop_times:?}); {} failed",
+        failed.len()
+    );
+    assert!(failed.is_empty(), "failed conversions: {failed:#?}");
+    assert!(ok > 50, "too little traffic to mean anything: {ok}");
+    assert_eq!(
+        secret_text(cluster, &namespace, &settings.secret, CA_CERT_KEY).await,
+        ca,
+        "restarts keep the CA"
+    );
+
+    // A crash (SIGKILL) cannot finish the request in flight; count what it costs.
+    let traffic = Traffic::start(cluster, &data, "restarts", 2);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.process.kill();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    b = Replica::start(
+        cluster,
+        &identity,
+        &settings,
+        "replica-b",
+        Some(b.webhook),
+        &proxy,
+    );
+    b.process.wait_ready().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (ok, failed, seconds) = traffic.finish().await;
+    eprintln!(
+        "figures: SIGKILL of one replica: {ok} conversions in {seconds:.0} s, {} failed {failed:?}",
+        failed.len()
+    );
+    drop((a, b));
+}
+
+async fn replicas_racing_to_create_the_secret_all_end_with_the_winners(cluster: &'static Cluster) {
+    let namespace = cluster.namespace("secret-race").await;
+    let identity = operator_identity(cluster, &namespace).await;
+    let settings = Settings {
+        namespace: namespace.clone(),
+        secret_name: "raced".into(),
+        crd_name: CRD_NAME.into(),
+        policy: Policy {
+            ca_validity: Duration::from_secs(3600),
+            serving_validity: Duration::from_secs(600),
+            names: service_names(SERVICE, &namespace),
+        },
+    };
+    let secrets = Api::<Secret>::namespaced(identity.client.clone(), &namespace);
+    let contenders = (0..8).map(|_| {
+        let (secrets, settings) = (secrets.clone(), settings.clone());
+        tokio::spawn(async move { load_or_create(&secrets, &settings).await.unwrap().0 })
+    });
+    let results = futures::future::join_all(contenders).await;
+    let stored = secret_text(cluster, &namespace, "raced", CA_CERT_KEY).await;
+    for material in results {
+        assert_eq!(
+            material.unwrap().ca.cert,
+            stored,
+            "a contender kept its own CA"
+        );
+    }
+}
+
+async fn a_forced_rotation_fails_no_conversion(cluster: &'static Cluster) {
+    let _crd = CRD.lock().await;
+    let namespace = cluster.namespace("operator-rotation").await;
+    let data = cluster.namespace("rotation-data").await;
+    let identity = operator_identity(cluster, &namespace).await;
+    let proxy = Proxy::start().await;
+    install_crd_calling(cluster, &proxy.url(), None).await;
+    // CA for 30 s and serving certificates for 12 s: a renewal every ~9 s and a CA rotation
+    // every ~22 s, instead of every 8 months and 40 months.
+    let settings = ReplicaSettings {
+        namespace: namespace.clone(),
+        watch_namespace: Some(data.clone()),
+        secret: "webhook-rotation".into(),
+        env: vec![
+            ("WEBHOOK_CA_VALIDITY", "30s".into()),
+            ("WEBHOOK_CERT_VALIDITY", "12s".into()),
+        ],
+    };
+    let mut a = Replica::start(cluster, &identity, &settings, "rotor-a", None, &proxy);
+    let mut b = Replica::start(cluster, &identity, &settings, "rotor-b", None, &proxy);
+    a.process.wait_ready().await;
+    b.process.wait_ready().await;
+    until_conversion_works(cluster, &data).await;
+    locust_tests(cluster, &data, V2)
+        .create(
+            &PostParams::default(),
+            &to_create(&manifest(V2_FULL), "rotating"),
+        )
+        .await
+        .unwrap();
+
+    let traffic = Traffic::start(cluster, &data, "rotating", 2);
+    let (mut cas, mut servings) = (Vec::<String>::new(), Vec::<String>::new());
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(50) {
+        let ca = secret_text(cluster, &namespace, &settings.secret, CA_CERT_KEY).await;
+        let serving = secret_text(cluster, &namespace, &settings.secret, TLS_CERT_KEY).await;
+        if cas.last() != Some(&ca) {
+            cas.push(ca);
+        }
+        if servings.last() != Some(&serving) {
+            servings.push(serving);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (ok, failed, seconds) = traffic.finish().await;
+    eprintln!(
+        "figures: forced rotation: {ok} conversions through the API server in {seconds:.0} s, \
+         across {} CAs and {} serving certificates; {} failed",
+        cas.len(),
+        servings.len(),
+        failed.len()
+    );
+    assert!(failed.is_empty(), "failed conversions: {failed:#?}");
+    assert!(cas.len() >= 2, "no CA rotation happened");
+    assert!(
+        servings.len() >= 4,
+        "too few serving certificates: {}",
+        servings.len()
+    );
+    // Whatever was served last is trusted by the CRD's bundle, and the bundle still trusts the
+    // previous CA (overlap).
+    let injected = crd_bundle(cluster).await.unwrap();
+    let trusted = certificate_set(&injected);
+    assert!(trusted.is_superset(&certificate_set(cas.last().unwrap())));
+    let now = SystemTime::now();
+    let previous = &cas[cas.len() - 2];
+    if !inspect_pem(previous).unwrap().expired(now) {
+        assert!(
+            trusted.is_superset(&certificate_set(previous)),
+            "old CA left too early"
+        );
+    }
+    for replica in [&mut a, &mut b] {
+        assert!(replica.process.is_running(), "{} exited", replica.name);
+    }
+}
+
+async fn directory_mode_waits_for_its_files_then_serves_and_is_ready(cluster: &'static Cluster) {
+    let namespace = cluster.namespace("operator-directory").await;
+    let identity = operator_identity(cluster, &namespace).await;
+    let dir = CertDir::new(cluster.dir.join("operator-certs"));
+    let webhook: std::net::SocketAddr = crate::support::operator::free_address().parse().unwrap();
+    let mut options = OperatorOptions::new(&identity.kubeconfig, &namespace);
+    options.env = vec![
+        ("WEBHOOK_CERT_MODE", "directory".to_string()),
+        ("WEBHOOK_CERT_DIR", dir.path.display().to_string()),
+        ("WEBHOOK_BIND_ADDRESS", webhook.to_string()),
+        ("RUST_LOG", "info".to_string()),
+    ];
+    let mut operator = OperatorProcess::start(cluster, "directory", &options);
+    let readyz = format!("http://{}/readyz", operator.health);
+    let (code, body) = wait::until_ok("/readyz to answer", Duration::from_secs(30), async || {
+        http_get(&readyz).await
+    })
+    .await;
+    assert_eq!(
+        (code, body.as_str()),
+        (503, "webhook certificate not loaded")
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(operator.is_running(), "it waits instead of exiting");
+    let log = operator.log_text();
+    assert!(log.contains("waiting for the webhook certificate"), "{log}");
+    assert!(log.contains(&dir.path.display().to_string()), "{log}");
+
+    let ca = TestCa::new();
+    let pair = ca.serving();
+    dir.publish(&pair);
+    operator.wait_ready().await;
+    let leaf = served_leaf(webhook, tls_client(&ca.ca.cert, &[b"http/1.1"]))
+        .await
+        .unwrap();
+    assert_eq!(leaf, der(&pair.cert));
+    assert!(
+        operator
+            .log_text()
+            .contains("loaded the webhook certificate")
+    );
+}
+
+/// The Go operator's example manifest in v2, written by hand.
+const V2_EQUIVALENT: &str = r#"
+apiVersion: locust.io/v2
+kind: LocustTest
+metadata:
+  name: demo.test
+spec:
+  image: locustio/locust:2.20.0
+  imagePullPolicy: IfNotPresent
+  imagePullSecrets: [{name: registry-credentials}]
+  master:
+    command: --locustfile /lotest/src/demo_test.py --host https://example.com --users 100 --spawn-rate 3 --run-time 3m
+    labels: {locust-role: master}
+    annotations: {owner: perf-team}
+  worker:
+    command: --locustfile /lotest/src/demo_test.py
+    replicas: 3
+    labels: {locust-role: worker}
+    annotations: {owner: perf-team}
+  testFiles:
+    configMapRef: demo-test-map
+    libConfigMapRef: demo-lib-map
+  scheduling:
+    affinity:
+      nodeAffinity:
+        requiredDuringSchedulingIgnoredDuringExecution:
+          nodeSelectorTerms:
+            - matchExpressions:
+                - {key: node-pool, operator: In, values: [load]}
+                - {key: zone, operator: In, values: [eu-west-1a]}
+    tolerations:
+      - {key: dedicated, operator: Equal, value: load, effect: NoSchedule}
+      - {key: spot, operator: Exists, effect: PreferNoSchedule}
+"#;
+
+/// A child's spec with what depends on the parent's identity (uids, namespaces) taken out.
+fn comparable(mut value: Value) -> Value {
+    fn scrub(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.retain(|k, _| {
+                    !matches!(
+                        k.as_str(),
+                        "controller-uid"
+                            | "batch.kubernetes.io/controller-uid"
+                            | "clusterIP"
+                            | "clusterIPs"
+                    )
+                });
+                map.values_mut().for_each(scrub);
+            }
+            Value::Array(items) => items.iter_mut().for_each(scrub),
+            _ => {}
+        }
+    }
+    scrub(&mut value);
+    value
+}
+
+async fn a_go_operator_v1_manifest_runs_the_same_test_as_its_v2_equivalent(
+    cluster: &'static Cluster,
+) {
+    let _crd = CRD.lock().await;
+    let namespace = cluster.namespace("operator-go-v1").await;
+    let identity = operator_identity(cluster, &namespace).await;
+    let proxy = Proxy::start().await;
+    install_crd_calling(cluster, &proxy.url(), None).await;
+    // The manifest asks for nodes in pool `load`, zone eu-west-1a.
+    for node in Api::<Node>::all(cluster.client())
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+    {
+        let name = node.metadata.name.unwrap();
+        Api::<Node>::all(cluster.client())
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"metadata": {"labels": {"node-pool": "load", "zone": "eu-west-1a"}}}),
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    let settings = ReplicaSettings {
+        namespace: namespace.clone(),
+        watch_namespace: None,
+        secret: "webhook-go".into(),
+        env: vec![
+            ("ENABLE_AFFINITY_CR_INJECTION", "true".into()),
+            ("ENABLE_TAINT_TOLERATIONS_CR_INJECTION", "true".into()),
+        ],
+    };
+    let mut replica = Replica::start(cluster, &identity, &settings, "go-compat", None, &proxy);
+    replica.process.wait_ready().await;
+
+    let from_v1 = cluster.namespace("from-v1").await;
+    let from_v2 = cluster.namespace("from-v2").await;
+    until_conversion_works(cluster, &from_v1).await;
+    let v1_manifest = fixtures::all()
+        .into_iter()
+        .find(|f| f.name == "valid/v1-go-operator.yaml")
+        .unwrap();
+    for (ns, text) in [
+        (&from_v1, v1_manifest.text.as_str()),
+        (&from_v2, V2_EQUIVALENT),
+    ] {
+        for map in ["demo-test-map", "demo-lib-map"] {
+            let config_map: ConfigMap =
+                serde_json::from_value(json!({"metadata": {"name": map}, "data": {"x": "y"}}))
+                    .unwrap();
+            Api::<ConfigMap>::namespaced(cluster.client(), ns)
+                .create(&PostParams::default(), &config_map)
+                .await
+                .unwrap();
+        }
+        let out = cluster.run_kubectl(&["apply", "-n", ns, "-f", "-"], Some(text));
+        assert!(
+            out.status.success(),
+            "kubectl apply in {ns}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // Both run to the end (kwok plays the kubelet: pods start, then the Job pods exit 0) and
+    // end the same way.
+    let mut outcomes = Vec::new();
+    for ns in [&from_v1, &from_v2] {
+        let tests = locust_tests(cluster, ns, V2);
+        let status = wait::until_ok(
+            &format!("the test in {ns} to finish"),
+            Duration::from_secs(90),
+            async || {
+                let test = tests.get("demo.test").await.map_err(|e| e.to_string())?;
+                let status = test.data["status"].clone();
+                let done = matches!(status["phase"].as_str(), Some("Succeeded" | "Failed"));
+                done.then_some(status.clone()).ok_or(format!("{status:#}"))
+            },
+        )
+        .await;
+        let conditions: Vec<Value> = status["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| json!([c["type"], c["status"], c["reason"], c["message"]]))
+            .collect();
+        outcomes.push(json!({
+            "phase": status["phase"],
+            "expectedWorkers": status["expectedWorkers"],
+            "conditions": conditions,
+        }));
+    }
+    assert_eq!(outcomes[0]["phase"], "Succeeded", "{:#}", outcomes[0]);
+    assert_eq!(outcomes[0], outcomes[1], "the two tests ended differently");
+    // The same children, to the byte, apart from identities.
+    for job in ["demo-test-master", "demo-test-worker"] {
+        let spec = |ns: &str| {
+            let api = Api::<Job>::namespaced(cluster.client(), ns);
+            async move { comparable(serde_json::to_value(api.get(job).await.unwrap().spec).unwrap()) }
+        };
+        assert_eq!(spec(&from_v1).await, spec(&from_v2).await, "Job {job}");
+    }
+    let service = |ns: &str| {
+        let api = Api::<Service>::namespaced(cluster.client(), ns);
+        async move {
+            comparable(
+                serde_json::to_value(api.get("demo-test-master").await.unwrap().spec).unwrap(),
+            )
+        }
+    };
+    assert_eq!(service(&from_v1).await, service(&from_v2).await, "Service");
+    // And each reads as the other's version the way it was written.
+    let v1_view = locust_tests(cluster, &from_v2, V1)
+        .get("demo.test")
+        .await
+        .unwrap();
+    assert!(
+        contains(&v1_view.data["spec"], &v1_manifest.value()["spec"]),
+        "the v2 equivalent read as v1 is not the Go manifest:\n{:#}",
+        v1_view.data["spec"]
+    );
+    let v2_view = locust_tests(cluster, &from_v1, V2)
+        .get("demo.test")
+        .await
+        .unwrap();
+    assert!(
+        contains(&v2_view.data["spec"], &manifest(V2_EQUIVALENT)["spec"]),
+        "the Go manifest read as v2 is not the v2 equivalent:\n{:#}",
+        v2_view.data["spec"]
+    );
+    assert!(replica.process.is_running());
+}
