@@ -12,6 +12,10 @@
 
 #[path = "webhook/common.rs"]
 mod common;
+#[path = "webhook/go_manifest.rs"]
+mod go_manifest;
+#[path = "webhook/migration.rs"]
+mod migration;
 #[path = "webhook/proxy.rs"]
 mod proxy;
 #[path = "webhook/replicas.rs"]
@@ -27,5 +31,8 @@ use std::process::ExitCode;
 use support::Mode;
 
 fn main() -> ExitCode {
-    support::harness::main(Mode::SimulatedCluster, scenarios::trials())
+    let mut trials = scenarios::trials();
+    trials.extend(go_manifest::trials());
+    trials.extend(migration::trials());
+    support::harness::main(Mode::SimulatedCluster, trials)
 }

@@ -41,7 +41,15 @@ pub fn locust_tests(cluster: &Cluster, namespace: &str, version: &str) -> Api<Dy
 /// The CRD as `crd` prints it, with `spec.conversion` calling `url` and trusting `ca_bundle`
 /// (none: the operator injects it). Applied server-side, then waited on until Established.
 pub async fn install_crd_calling(cluster: &Cluster, url: &str, ca_bundle: Option<&str>) {
+    install_crd(cluster, url, ca_bundle, V2).await;
+}
+
+/// [`install_crd_calling`] with `storage` as the storage version (v1 as older installs had it).
+pub async fn install_crd(cluster: &Cluster, url: &str, ca_bundle: Option<&str>, storage: &str) {
     let mut crd = locust_test_crd();
+    for version in &mut crd.spec.versions {
+        version.storage = version.name == storage;
+    }
     crd.spec.conversion = Some(CustomResourceConversion {
         strategy: "Webhook".to_string(),
         webhook: Some(WebhookConversion {
