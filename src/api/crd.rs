@@ -198,17 +198,6 @@ fn not_reserved(spec: &str, path: &str) -> String {
 }
 
 fn name_length_rule(schema: &mut Value) {
-    // A CRD schema may bound metadata.name; the bound also caps the cost of the CEL rules that
-    // read the name. The CEL rule says why in words.
-    set(
-        schema,
-        "/properties",
-        "metadata",
-        json!({
-            "type": "object",
-            "properties": {"name": {"type": "string", "maxLength": MAX_NAME_LENGTH}},
-        }),
-    );
     add_rule(
         schema,
         "",
