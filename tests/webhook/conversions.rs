@@ -17,14 +17,23 @@ use crate::support::Cluster;
 use crate::support::fixtures;
 
 pub fn trials() -> Vec<Trial> {
-    crate::trials![
+    let mut trials = crate::trials![
         v1_manifest_applied_with_kubectl_reads_as_v2_with_defaults_filled,
         v2_only_fields_survive_a_v1_read_and_a_metadata_update_through_v1,
         a_namespace_holding_both_versions_lists_as_either,
         every_valid_fixture_survives_round_trips_through_the_api_server,
         an_unconvertible_object_reaches_the_client_as_the_webhook_message,
         conversion_throughput_through_the_api_server,
-    ]
+    ];
+    // Known gap, kept as a reproduction (run with --ignored): see the function's comment.
+    trials.push(
+        crate::support::harness::trial(
+            "a_v1_write_that_drops_the_v2_spec_annotation_is_refused",
+            a_v1_write_that_drops_the_v2_spec_annotation_is_refused,
+        )
+        .with_ignored_flag(true),
+    );
+    trials
 }
 
 fn kubectl(cluster: &Cluster, args: &[&str], stdin: Option<&str>) -> String {
@@ -152,7 +161,23 @@ async fn v2_only_fields_survive_a_v1_read_and_a_metadata_update_through_v1(
         None,
     );
 
+    // And the v1 manifest re-applied with kubectl apply (it has no converter annotation, but
+    // apply leaves annotations it did not set alone).
+    let mut manifest_v1 = json!({
+        "apiVersion": "locust.io/v1",
+        "kind": "LocustTest",
+        "metadata": { "name": name, "labels": { "applied": "v1" } },
+        "spec": as_v1["spec"],
+    });
+    manifest_v1["metadata"]["labels"]["team"] = json!("checkout");
+    kubectl(
+        cluster,
+        &["apply", "-n", &ns, "-f", "-"],
+        Some(&serde_json::to_string(&manifest_v1).unwrap()),
+    );
+
     let after = data(&v2_api.get(&name).await.unwrap());
+    assert_eq!(after["metadata"]["labels"]["applied"], "v1");
     assert_same(
         &quantities_as_strings(&after["spec"]),
         &quantities_as_strings(&original["spec"]),
@@ -454,5 +479,41 @@ async fn conversion_throughput_through_the_api_server(cluster: &'static Cluster)
         "figures: GET as v1 through the API server (one ConversionReview each, sequential): \
          {get_rate:.0}/s; LIST of {OBJECTS} as v1: {list_rate:.0} objects/s; the handler alone \
          (debug build, no TLS): {pure_rate:.0} objects/s"
+    );
+}
+
+/// KNOWN GAP (ignored until fixed). The API server validates a write in the version it was sent
+/// in, so the v1 rule `self == oldSelf` compares v1 views: a v1 write that drops (or edits) the
+/// `locust.io/v2-spec` annotation passes it, and the conversion to v2 then stores a spec without
+/// the v2-only fields (or with the edited ones), bypassing immutability and the v2 rules. Fixing
+/// it needs a check in v2 terms (a ValidatingAdmissionPolicy matching v2 with
+/// `matchPolicy: Equivalent`, Kubernetes 1.30+) or the v2 spec kept inside the v1 `spec` (then
+/// the v1 rule covers it).
+async fn a_v1_write_that_drops_the_v2_spec_annotation_is_refused(cluster: &'static Cluster) {
+    let ns = prepare(cluster, "annotation-drop").await;
+    let full = fixture("valid/v2-full.yaml").value();
+    let name = full["metadata"]["name"].as_str().unwrap().to_string();
+    locust_tests(cluster, &ns, V2)
+        .create(&PostParams::default(), &to_create(&full, &name))
+        .await
+        .unwrap();
+    let v1_api = locust_tests(cluster, &ns, V1);
+    let mut stripped = data(&v1_api.get(&name).await.unwrap());
+    stripped["metadata"]["annotations"]
+        .as_object_mut()
+        .unwrap()
+        .remove(V2_SPEC_ANNOTATION);
+    let written = v1_api
+        .replace(
+            &name,
+            &PostParams::default(),
+            &serde_json::from_value(stripped).unwrap(),
+        )
+        .await;
+    let now = data(&locust_tests(cluster, &ns, V2).get(&name).await.unwrap());
+    assert!(
+        written.is_err(),
+        "accepted; the stored v2 spec lost its v2-only fields: {:?}",
+        first_difference(&now["spec"], &full["spec"], "spec")
     );
 }
