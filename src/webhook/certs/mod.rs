@@ -8,6 +8,7 @@
 pub mod authority;
 pub mod directory;
 pub mod rotation;
+pub mod secret;
 pub mod self_managed;
 
 use std::fmt;

@@ -10,7 +10,6 @@
 //! CRD is read before the Secret and patched conditionally on the CRD's resourceVersion, so a
 //! replica with a stale Secret cannot put an older bundle back.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -18,29 +17,21 @@ use futures::StreamExt;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use super::authority::{check_ca, parse_rfc3339, rfc3339};
-use super::rotation::{self, Material, Policy, certificate_set, split_certificates};
+use super::authority::rfc3339;
+use super::rotation::{self, Material, Policy, certificate_set};
+pub use super::secret::{
+    BUNDLE_KEY, CA_CERT_KEY, CA_KEY_KEY, NEXT_CA_CERT_KEY, NEXT_CA_KEY_KEY, PUBLISHED_ANNOTATION,
+    TLS_CERT_KEY, TLS_KEY_KEY, material_from_secret, secret_for,
+};
 use super::{CertError, CertStore, PemPair, stopped};
-use crate::api::names::{FIELD_MANAGER, LABEL_K8S_MANAGED_BY, OPERATOR_NAME};
-
-/// Secret keys. `tls.crt`/`tls.key` and `ca.crt` follow the `kubernetes.io/tls` convention.
-pub const TLS_CERT_KEY: &str = "tls.crt";
-pub const TLS_KEY_KEY: &str = "tls.key";
-pub const CA_CERT_KEY: &str = "ca.crt";
-pub const CA_KEY_KEY: &str = "ca.key";
-pub const NEXT_CA_CERT_KEY: &str = "next-ca.crt";
-pub const NEXT_CA_KEY_KEY: &str = "next-ca.key";
-/// Every CA the API server must trust (what goes into the CRD's `caBundle`).
-pub const BUNDLE_KEY: &str = "ca-bundle.crt";
-/// When a replica saw the CRD hold the current bundle, while a new CA is staged.
-pub const PUBLISHED_ANNOTATION: &str = "locust.io/webhook-ca-bundle-published-at";
+use crate::api::names::FIELD_MANAGER;
 
 /// Where the material lives and what it must cover.
 #[derive(Clone, Debug)]
@@ -63,90 +54,6 @@ pub enum Error {
     Conflict,
 }
 
-/// The Secret's material, or why it cannot be used.
-pub fn material_from_secret(secret: &Secret) -> Result<Material, String> {
-    let data = secret.data.as_ref().ok_or("the Secret has no data")?;
-    let text = |key: &str| -> Result<Option<String>, String> {
-        data.get(key)
-            .map(|bytes| {
-                String::from_utf8(bytes.0.clone()).map_err(|_| format!("{key} is not text"))
-            })
-            .transpose()
-    };
-    let required = |key: &str| text(key)?.ok_or_else(|| format!("the Secret has no {key}"));
-    let pair = |cert: &str, key: &str| -> Result<Option<PemPair>, String> {
-        Ok(match (text(cert)?, text(key)?) {
-            (Some(cert), Some(key)) => Some(PemPair { cert, key }),
-            _ => None,
-        })
-    };
-    let ca = PemPair {
-        cert: required(CA_CERT_KEY)?,
-        key: required(CA_KEY_KEY)?,
-    };
-    check_ca(&ca).map_err(|e| format!("{CA_CERT_KEY}/{CA_KEY_KEY}: {e}"))?;
-    let serving = PemPair {
-        cert: required(TLS_CERT_KEY)?,
-        key: required(TLS_KEY_KEY)?,
-    };
-    let bundle = split_certificates(&text(BUNDLE_KEY)?.unwrap_or_default());
-    // A broken staged CA is dropped; the next pass stages a new one.
-    let next_ca = pair(NEXT_CA_CERT_KEY, NEXT_CA_KEY_KEY)?.filter(|next| check_ca(next).is_ok());
-    Ok(Material {
-        ca,
-        serving,
-        next_ca,
-        bundle,
-        published_at: secret
-            .annotations()
-            .get(PUBLISHED_ANNOTATION)
-            .and_then(|t| parse_rfc3339(t)),
-    })
-}
-
-/// The Secret holding `material`, keeping `base`'s metadata (resourceVersion included).
-pub fn secret_for(material: &Material, settings: &Settings, base: Option<&Secret>) -> Secret {
-    let mut data = BTreeMap::new();
-    let mut put = |key: &str, value: &str| {
-        data.insert(key.to_string(), ByteString(value.as_bytes().to_vec()));
-    };
-    put(TLS_CERT_KEY, &material.serving.cert);
-    put(TLS_KEY_KEY, &material.serving.key);
-    put(CA_CERT_KEY, &material.ca.cert);
-    put(CA_KEY_KEY, &material.ca.key);
-    put(BUNDLE_KEY, &material.bundle_pem());
-    if let Some(next) = &material.next_ca {
-        put(NEXT_CA_CERT_KEY, &next.cert);
-        put(NEXT_CA_KEY_KEY, &next.key);
-    }
-    let mut metadata = base
-        .map(|s| s.metadata.clone())
-        .unwrap_or_else(|| ObjectMeta {
-            name: Some(settings.secret_name.clone()),
-            namespace: Some(settings.namespace.clone()),
-            ..ObjectMeta::default()
-        });
-    metadata
-        .labels
-        .get_or_insert_with(BTreeMap::new)
-        .insert(LABEL_K8S_MANAGED_BY.to_string(), OPERATOR_NAME.to_string());
-    let annotations = metadata.annotations.get_or_insert_with(BTreeMap::new);
-    match material.published_at {
-        Some(at) => {
-            annotations.insert(PUBLISHED_ANNOTATION.to_string(), rfc3339(at));
-        }
-        None => {
-            annotations.remove(PUBLISHED_ANNOTATION);
-        }
-    }
-    Secret {
-        metadata,
-        data: Some(data),
-        type_: Some("kubernetes.io/tls".to_string()),
-        ..Secret::default()
-    }
-}
-
 /// Reads the Secret, creating it when missing (one replica wins, the others read its Secret)
 /// and replacing it when it cannot be used. Returns the material and the Secret as stored.
 pub async fn load_or_create(
@@ -164,7 +71,12 @@ pub async fn load_or_create(
                         "the webhook certificate Secret cannot be used; replacing it with a new CA and certificate"
                     );
                     let material = rotation::fresh(&settings.policy, SystemTime::now())?;
-                    let replacement = secret_for(&material, settings, Some(&secret));
+                    let replacement = secret_for(
+                        &material,
+                        &settings.secret_name,
+                        &settings.namespace,
+                        Some(&secret),
+                    );
                     match secrets
                         .replace(&settings.secret_name, &PostParams::default(), &replacement)
                         .await
@@ -177,7 +89,8 @@ pub async fn load_or_create(
             },
             None => {
                 let material = rotation::fresh(&settings.policy, SystemTime::now())?;
-                let secret = secret_for(&material, settings, None);
+                let secret =
+                    secret_for(&material, &settings.secret_name, &settings.namespace, None);
                 match secrets.create(&PostParams::default(), &secret).await {
                     Ok(stored) => {
                         info!(
@@ -332,7 +245,12 @@ async fn write(
     material: &Material,
     read: &Secret,
 ) -> Result<Secret, Error> {
-    let updated = secret_for(material, settings, Some(read));
+    let updated = secret_for(
+        material,
+        &settings.secret_name,
+        &settings.namespace,
+        Some(read),
+    );
     match secrets
         .replace(&settings.secret_name, &PostParams::default(), &updated)
         .await
