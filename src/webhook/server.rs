@@ -41,7 +41,11 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// Open connections at most; more wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 512;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bounds the wait for a request head, counted from the end of the previous response: hyper has
+/// one timer for both, so this is also the idle keep-alive timeout. Longer than the 90 s the API
+/// server's client keeps an idle connection, so the client always closes first; a server-side
+/// close racing a new request would fail that conversion (Go does not retry a POST).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long in-flight requests may take to finish once the server stops.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 /// Longest failure message written to the log.
