@@ -6,6 +6,10 @@
 //! There is one rule set; this module only evaluates it.
 
 use std::fmt;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use kube::core::cel::{CompiledSchema, Validator, compile_schema};
 
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -124,7 +128,7 @@ pub fn validate_object(object: &Value, position: &str, old: Option<&Value>) -> V
     found.extend(structural);
     // The API server stops before CEL when the structure is wrong; so do we.
     if found.is_empty() {
-        found.extend(check_cel(schema, &object, old));
+        found.extend(check_cel(version.unwrap_or_default(), schema, &object, old));
     }
     found
         .into_iter()
@@ -179,8 +183,18 @@ fn check_metadata(object: &Value, found: &mut Vec<(String, String)>) {
     }
 }
 
+/// Schema patterns, compiled once each.
 fn matches(pattern: &str, text: &str) -> bool {
-    Regex::new(pattern).is_ok_and(|re| re.is_match(text))
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<Regex>>>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(pattern.to_string())
+        .or_insert_with(|| Regex::new(pattern).ok())
+        .as_ref()
+        .is_some_and(|re| re.is_match(text))
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -427,7 +441,26 @@ fn check_number(
     }
 }
 
-fn check_cel(schema: &Value, object: &Value, old: Option<&Value>) -> Vec<(String, String)> {
+/// The CEL rules of each version, compiled once. Compiling is most of the cost of a
+/// validation, and the controller validates every test it sees.
+fn compiled(version: &str) -> Option<&'static CompiledSchema> {
+    static V1: OnceLock<Option<CompiledSchema>> = OnceLock::new();
+    static V2: OnceLock<Option<CompiledSchema>> = OnceLock::new();
+    let cell = match version {
+        "v1" => &V1,
+        "v2" => &V2,
+        _ => return None,
+    };
+    cell.get_or_init(|| version_schema(version).map(compile_schema))
+        .as_ref()
+}
+
+fn check_cel(
+    version: &str,
+    schema: &Value,
+    object: &Value,
+    old: Option<&Value>,
+) -> Vec<(String, String)> {
     let mut object = object.clone();
     apply_defaults(schema, &mut object);
     let old = old.map(|old| {
@@ -436,7 +469,15 @@ fn check_cel(schema: &Value, object: &Value, old: Option<&Value>) -> Vec<(String
         apply_defaults(schema, &mut old);
         old
     });
-    match kube::core::cel::Validator::new().validate(schema, &object, old.as_ref()) {
+    thread_local! {
+        // Registering the Kubernetes CEL library is costly; once per thread.
+        static VALIDATOR: Validator = Validator::new();
+    }
+    let result = VALIDATOR.with(|validator| match compiled(version) {
+        Some(compiled) => validator.validate_compiled(compiled, &object, old.as_ref()),
+        None => validator.validate(schema, &object, old.as_ref()),
+    });
+    match result {
         Ok(()) => Vec::new(),
         Err(errors) => errors
             .iter()
