@@ -2,6 +2,15 @@
 
 use crate::api::{v1, v2};
 
+/// The locustfile of the samples, as the first-test instructions show it.
+pub const SAMPLE_LOCUSTFILE: &str = r#"from locust import HttpUser, task
+
+class Visitor(HttpUser):
+    @task
+    def home(self):
+        self.client.get("/")
+"#;
+
 /// Image used by samples and documentation.
 pub const SAMPLE_LOCUST_IMAGE: &str = "locustio/locust:2.43.3";
 

@@ -308,7 +308,9 @@ impl Cluster {
 
     /// Puts a process group a test started itself under the cluster's teardown guarantees.
     pub fn adopt(&self, name: &str, pid: u32) {
-        self.processes.adopt(name, pid);
+        if let Err(error) = self.processes.adopt(name, pid) {
+            panic!("{error}");
+        }
     }
 
     /// An error naming the first component that exited, with the end of its log.

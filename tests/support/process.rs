@@ -108,7 +108,21 @@ impl Processes {
             .process_group(0)
             .spawn()
             .map_err(|e| format!("cannot start {name} ({}): {e}", program.display()))?;
-        let pid = child.id();
+        self.adopt(name, child.id())?;
+        self.components
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Component {
+                name: name.to_string(),
+                child,
+                log,
+            });
+        Ok(())
+    }
+
+    /// Puts a process group started elsewhere (a test's own child) under the reaper and the
+    /// sweep, so it cannot outlive the test binary either; the caller still stops it.
+    pub fn adopt(&self, name: &str, pid: u32) -> Result<(), String> {
         let mut groups = OpenOptions::new()
             .create(true)
             .append(true)
@@ -124,35 +138,7 @@ impl Processes {
             // A reaper that is gone cannot be helped here; layers 2 and 4 still hold.
             let _ = writeln!(stdin, "{pid}");
         }
-        self.components
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Component {
-                name: name.to_string(),
-                child,
-                log,
-            });
         Ok(())
-    }
-
-    /// Puts a process group started elsewhere (a test's own child) under the reaper and the
-    /// sweep, so it cannot outlive the test binary either; the caller still stops it.
-    pub fn adopt(&self, name: &str, pid: u32) {
-        if let Ok(mut groups) = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join(GROUPS_FILE))
-        {
-            let _ = writeln!(groups, "{pid} {name}");
-        }
-        if let Some((_, stdin)) = self
-            .reaper
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_mut()
-        {
-            let _ = writeln!(stdin, "{pid}");
-        }
     }
 
     /// An error naming the first component that exited, with the end of its log.

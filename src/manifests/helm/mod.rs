@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::api::names::{CRD_NAME, KIND};
 
 use super::yaml::{RenderError, indent, plain};
-use super::{GENERATED_HEADER, release, sample_v2};
+use super::{GENERATED_HEADER, SAMPLE_LOCUSTFILE, release, sample_v2};
 
 /// Chart name, and the prefix of its named templates.
 pub const CHART: &str = release::PACKAGE;
@@ -165,13 +165,7 @@ Run a first test{{{{ if not .Values.k8s.clusterRole.enabled }}}} (in namespace {
 1. A locustfile, in a ConfigMap:
 
 cat > locustfile.py <<'EOF'
-from locust import HttpUser, task
-
-class Visitor(HttpUser):
-    @task
-    def home(self):
-        self.client.get("/")
-EOF
+{SAMPLE_LOCUSTFILE}EOF
 kubectl create configmap demo-locustfile --from-file=locustfile.py
 
 2. The test (2 workers, 20 users for 2 minutes against https://example.com):

@@ -12,8 +12,8 @@ use crate::manifests::deployment::{
 };
 use crate::manifests::rbac::{Choices, Scope, role_sets};
 use crate::manifests::release::{self, PACKAGE};
-use crate::manifests::sample_v2;
 use crate::manifests::yaml::RenderError;
+use crate::manifests::{SAMPLE_LOCUSTFILE, sample_v2};
 
 use super::descriptors::{spec_descriptors, status_descriptors};
 
@@ -90,13 +90,7 @@ Put a locustfile in a ConfigMap:
 
 ```sh
 cat > locustfile.py <<'EOF'
-from locust import HttpUser, task
-
-class Visitor(HttpUser):
-    @task
-    def home(self):
-        self.client.get("/")
-EOF
+{SAMPLE_LOCUSTFILE}EOF
 kubectl create configmap demo-locustfile --from-file=locustfile.py
 ```
 
