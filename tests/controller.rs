@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             baseline_and_restricted_namespaces_admit_the_pods,
             restart_while_creating_fifty_tests_leaves_one_set_of_children_each,
             standby_replica_takes_over_when_the_leader_dies,
+            sigterm_stops_the_leader_cleanly_and_hands_the_lease_over,
             hundred_tests_reach_running,
         ],
     )
@@ -949,6 +950,55 @@ async fn standby_replica_takes_over_when_the_leader_dies(cluster: &'static Clust
         "leader {leader} killed; {new_leader} reconciled a new test {:.1}s later",
         killed_at.elapsed().as_secs_f64()
     );
+}
+
+async fn sigterm_stops_the_leader_cleanly_and_hands_the_lease_over(cluster: &'static Cluster) {
+    let (ns, identity) = prepare(cluster, "sigterm").await;
+    let start = |name: &str| {
+        let mut options = OperatorOptions::new(&identity.kubeconfig, &ns);
+        options.leader_elect = true;
+        OperatorProcess::start(cluster, name, &options)
+    };
+    let mut first = start("replica-a");
+    first.wait_ready().await;
+    let leases = Api::<Lease>::namespaced(cluster.client(), &ns);
+    let holder = || async {
+        leases
+            .get_opt("locust-k8s-operator.locust.io")
+            .await
+            .unwrap()
+            .and_then(|l| l.spec?.holder_identity)
+    };
+    wait::until("replica-a to lead", Duration::from_secs(30), async || {
+        holder().await.filter(|h| h == "replica-a")
+    })
+    .await;
+    let mut second = start("replica-b");
+    second.wait_ready().await;
+
+    let stopped_at = Instant::now();
+    assert!(
+        first.terminate(Duration::from_secs(20)),
+        "the leader did not exit on SIGTERM"
+    );
+    assert_eq!(first.exit_code(), Some(0), "{}", first.log_text());
+    wait::until(
+        "replica-b to take the released lease",
+        Duration::from_secs(10),
+        async || holder().await.filter(|h| h == "replica-b"),
+    )
+    .await;
+    let handed_over = stopped_at.elapsed();
+    // Well under the 15 s lease duration: the lease was released, not left to expire.
+    assert!(
+        handed_over < Duration::from_secs(10),
+        "took {handed_over:?}"
+    );
+    eprintln!(
+        "lease handed over {:.1}s after SIGTERM",
+        handed_over.as_secs_f64()
+    );
+    assert!(second.is_running());
 }
 
 async fn hundred_tests_reach_running(cluster: &'static Cluster) {
