@@ -23,7 +23,10 @@ fn measure(what: &str, mut f: impl FnMut()) {
         n += 1;
     }
     let per = started.elapsed() / n;
-    println!("{what:<48} {:>10.1} us/op  ({n} ops)", per.as_secs_f64() * 1e6);
+    println!(
+        "{what:<48} {:>10.1} us/op  ({n} ops)",
+        per.as_secs_f64() * 1e6
+    );
 }
 
 fn main() {
@@ -36,9 +39,11 @@ fn main() {
     let mut test: LocustTest = serde_json::from_value(value.clone()).unwrap();
     test.metadata.namespace = Some("bench".into());
     test.metadata.uid = Some("0000-1111".into());
-    let mut config = Config::default();
-    config.affinity_injection = true;
-    config.tolerations_injection = true;
+    let config = Config {
+        affinity_injection: true,
+        tolerations_injection: true,
+        ..Config::default()
+    };
 
     measure("validate_object (OpenAPI + CEL), full v2 spec", || {
         black_box(validate_object(black_box(&value), "bench", None));

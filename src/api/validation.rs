@@ -5,8 +5,8 @@
 //! schema defaults, then the CEL rules of the very same CRD, evaluated locally by kube-cel.
 //! There is one rule set; this module only evaluates it.
 
-use std::fmt;
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Mutex, OnceLock};
 
 use kube::core::cel::{CompiledSchema, Validator, compile_schema};

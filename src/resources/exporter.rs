@@ -8,8 +8,8 @@
 use k8s_openapi::api::core::v1::{Container, SecurityContext};
 
 use crate::api::names::{
-    ENV_EXPORTER_LISTEN_ADDRESS, ENV_EXPORTER_URI, EXPORTER_CONTAINER_NAME, CONTAINER_PORT_NAME_METRICS,
-    WEB_PORT,
+    CONTAINER_PORT_NAME_METRICS, ENV_EXPORTER_LISTEN_ADDRESS, ENV_EXPORTER_URI,
+    EXPORTER_CONTAINER_NAME, WEB_PORT,
 };
 use crate::config::Config;
 
@@ -28,7 +28,10 @@ pub(crate) fn exporter_sidecar(config: &Config) -> Container {
             literal(ENV_EXPORTER_URI, &format!("http://localhost:{WEB_PORT}")),
             literal(ENV_EXPORTER_LISTEN_ADDRESS, &format!(":{}", exporter.port)),
         ]),
-        ports: Some(vec![container_port(Some(CONTAINER_PORT_NAME_METRICS), exporter.port)]),
+        ports: Some(vec![container_port(
+            Some(CONTAINER_PORT_NAME_METRICS),
+            exporter.port,
+        )]),
         resources: resources_or_none(config.exporter_resources()),
         security_context: Some(SecurityContext {
             read_only_root_filesystem: Some(true),
