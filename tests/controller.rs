@@ -894,25 +894,35 @@ async fn restart_while_creating_fifty_tests_leaves_one_set_of_children_each(
     }
 }
 
+/// An operator replica with leader election on.
+fn replica(
+    cluster: &Cluster,
+    ns: &str,
+    identity: &support::Identity,
+    name: &str,
+) -> OperatorProcess {
+    let mut options = OperatorOptions::new(&identity.kubeconfig, ns);
+    options.leader_elect = true;
+    OperatorProcess::start(cluster, name, &options)
+}
+
+/// Who holds the leader Lease in `ns`.
+async fn lease_holder(cluster: &Cluster, ns: &str) -> Option<String> {
+    Api::<Lease>::namespaced(cluster.client(), ns)
+        .get_opt("locust-k8s-operator.locust.io")
+        .await
+        .unwrap()
+        .and_then(|l| l.spec?.holder_identity)
+}
+
 async fn standby_replica_takes_over_when_the_leader_dies(cluster: &'static Cluster) {
     let (ns, identity) = prepare(cluster, "leader").await;
-    let start = |name: &str| {
-        let mut options = OperatorOptions::new(&identity.kubeconfig, &ns);
-        options.leader_elect = true;
-        OperatorProcess::start(cluster, name, &options)
-    };
+    let start = |name: &str| replica(cluster, &ns, &identity, name);
     let mut first = start("replica-a");
     first.wait_ready().await;
     let mut second = start("replica-b");
     second.wait_ready().await;
-    let leases = Api::<Lease>::namespaced(cluster.client(), &ns);
-    let holder = || async {
-        leases
-            .get_opt("locust-k8s-operator.locust.io")
-            .await
-            .unwrap()
-            .and_then(|l| l.spec?.holder_identity)
-    };
+    let holder = || lease_holder(cluster, &ns);
     let leader = wait::until("a leader", Duration::from_secs(30), async || holder().await).await;
     create(cluster, &ns, locust_test("before", 1, "1h", "1h")).await;
     wait_phase(
@@ -954,21 +964,10 @@ async fn standby_replica_takes_over_when_the_leader_dies(cluster: &'static Clust
 
 async fn sigterm_stops_the_leader_cleanly_and_hands_the_lease_over(cluster: &'static Cluster) {
     let (ns, identity) = prepare(cluster, "sigterm").await;
-    let start = |name: &str| {
-        let mut options = OperatorOptions::new(&identity.kubeconfig, &ns);
-        options.leader_elect = true;
-        OperatorProcess::start(cluster, name, &options)
-    };
+    let start = |name: &str| replica(cluster, &ns, &identity, name);
     let mut first = start("replica-a");
     first.wait_ready().await;
-    let leases = Api::<Lease>::namespaced(cluster.client(), &ns);
-    let holder = || async {
-        leases
-            .get_opt("locust-k8s-operator.locust.io")
-            .await
-            .unwrap()
-            .and_then(|l| l.spec?.holder_identity)
-    };
+    let holder = || lease_holder(cluster, &ns);
     wait::until("replica-a to lead", Duration::from_secs(30), async || {
         holder().await.filter(|h| h == "replica-a")
     })
