@@ -15,6 +15,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+#[allow(dead_code)]
+mod support {
+    pub mod tools;
+}
+
 use locust_operator::api::v2::LocustTestSpec;
 use locust_operator::resources::{expected_workers, master_args, worker_args};
 use serde_json::json;
@@ -22,27 +27,9 @@ use serde_json::json;
 // The master binds fixed ports (5557, 8089): the tests take turns.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// The Locust executable: TOOL_LOCUST, else from `hack/tools.sh --print-env`.
+/// The Locust executable (`make tools`); a missing one fails the test.
 fn locust() -> PathBuf {
-    if let Some(path) = std::env::var_os("TOOL_LOCUST") {
-        return PathBuf::from(path);
-    }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/hack/tools.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .arg("--print-env")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
-    let env = String::from_utf8_lossy(&out.stdout);
-    env.lines()
-        .find_map(|l| l.strip_prefix("export TOOL_LOCUST=\""))
-        .map(|v| PathBuf::from(v.trim_end_matches('"')))
-        .unwrap_or_else(|| {
-            panic!(
-                "Locust is not installed: run `make tools` ({})",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )
-        })
+    support::tools::tool("locust").unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A target answering 200 on `/` and 500 on `/fail`; counts the requests.
