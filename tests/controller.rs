@@ -15,7 +15,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
 use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use serde_json::{Value, json};
 
@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             master_failure_fails_the_test_with_a_reason,
             missing_configmap_fails_the_test_naming_it,
             deleted_children_are_recreated_while_running_and_left_alone_after,
+            evicted_worker_is_replaced_and_evicted_master_fails_the_test,
             deleting_a_test_removes_its_children_even_without_the_operator,
             forbidden_field_fails_the_test_naming_field_and_switch,
             operator_identity_holds_only_the_generated_rights,
@@ -598,6 +599,74 @@ async fn deleted_children_are_recreated_while_running_and_left_alone_after(
             .unwrap()
             .is_none()
     );
+}
+
+async fn evicted_worker_is_replaced_and_evicted_master_fails_the_test(cluster: &'static Cluster) {
+    let (ns, identity) = prepare(cluster, "evict").await;
+    let _operator = start_operator(cluster, &ns, &identity, "2m").await;
+    create(cluster, &ns, locust_test("drained", 2, "1h", "1h")).await;
+    wait_phase(
+        cluster,
+        &ns,
+        "drained",
+        Phase::Running,
+        Duration::from_secs(60),
+    )
+    .await;
+    let pods = Api::<Pod>::namespaced(cluster.client(), &ns);
+
+    // A node drain takes a worker: the Job replaces it and the test goes on.
+    let worker = pods_of(cluster, &ns, "drained", "worker").await.remove(0);
+    pods.evict(&worker.name_any(), &EvictParams::default())
+        .await
+        .unwrap();
+    let replacement = wait::until(
+        "a replacement worker",
+        Duration::from_secs(60),
+        async || {
+            pods_of(cluster, &ns, "drained", "worker")
+                .await
+                .into_iter()
+                .find(|p| {
+                    p.uid() != worker.uid()
+                        && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+                })
+        },
+    )
+    .await;
+    let test = tests_api(cluster, &ns).get("drained").await.unwrap();
+    assert_eq!(phase_of(&test), Some(Phase::Running), "{:?}", test.status);
+    let worker_job = Api::<Job>::namespaced(cluster.client(), &ns)
+        .get("drained-worker")
+        .await
+        .unwrap();
+    let failed = worker_job
+        .status
+        .as_ref()
+        .and_then(|s| s.failed)
+        .unwrap_or(0);
+    assert_eq!(failed, 0, "an evicted worker must not count as a failure");
+    eprintln!(
+        "evicted worker {} replaced by {}",
+        worker.name_any(),
+        replacement.name_any()
+    );
+
+    // Losing the master ends the test.
+    let master = pods_of(cluster, &ns, "drained", "master").await.remove(0);
+    pods.evict(&master.name_any(), &EvictParams::default())
+        .await
+        .unwrap();
+    let failed = wait_phase(
+        cluster,
+        &ns,
+        "drained",
+        Phase::Failed,
+        Duration::from_secs(60),
+    )
+    .await;
+    let completed = condition(&failed, "TestCompleted").unwrap();
+    assert_eq!(completed.reason, "MasterEvicted", "{}", completed.message);
 }
 
 async fn deleting_a_test_removes_its_children_even_without_the_operator(cluster: &'static Cluster) {

@@ -112,8 +112,10 @@ fn master_lost(pod: &Pod, name: &str) -> Option<Finding> {
         .iter()
         .flatten()
         .find(|c| c.type_ == "DisruptionTarget" && c.status == "True");
+    // DisruptionTarget is set just before a pod is terminated by an eviction, preemption,
+    // taint or node loss: the master is gone even while its phase still says Running.
     let evicted = status.reason.as_deref() == Some("Evicted");
-    if !(evicted || (disrupted.is_some() && status.phase.as_deref() == Some("Failed"))) {
+    if !(evicted || disrupted.is_some()) {
         return None;
     }
     let why = disrupted
@@ -362,6 +364,19 @@ mod tests {
         );
         let fatal = diagnose(&[&p], now(), GRACE).fatal.unwrap();
         assert_eq!(fatal.reason, reason::MASTER_EVICTED);
+    }
+
+    #[test]
+    fn master_being_evicted_fails_before_its_phase_changes() {
+        let p = pod(
+            "master",
+            5,
+            json!({"phase": "Running", "conditions": [{"type": "DisruptionTarget", "status": "True",
+                "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting"}]}),
+        );
+        let fatal = diagnose(&[&p], now(), GRACE).fatal.unwrap();
+        assert_eq!(fatal.reason, reason::MASTER_EVICTED);
+        assert!(fatal.message.contains("Eviction API"), "{}", fatal.message);
     }
 
     #[test]
