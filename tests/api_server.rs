@@ -28,6 +28,15 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The column names of kubectl's table output.
+fn header_of(text: &str) -> Vec<&str> {
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect()
+}
+
 async fn install_crd(cluster: &Cluster) {
     if let Err(error) = crd::install(cluster).await {
         panic!("{error}");
@@ -111,12 +120,7 @@ async fn kubectl_get_lotest_shows_the_printer_columns(cluster: &'static Cluster)
     let out = cluster.run_kubectl(&["get", "lotest", "-n", &ns], None);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    let header: Vec<&str> = text
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
+    let header = header_of(&text);
     assert_eq!(
         header,
         ["NAME", "PHASE", "WORKERS", "CONNECTED", "AGE"],
@@ -125,12 +129,7 @@ async fn kubectl_get_lotest_shows_the_printer_columns(cluster: &'static Cluster)
 
     let out = cluster.run_kubectl(&["get", "lotest", "-n", &ns, "-o", "wide"], None);
     let text = stdout(&out);
-    let header: Vec<&str> = text
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
+    let header = header_of(&text);
     assert_eq!(
         header,
         ["NAME", "PHASE", "WORKERS", "CONNECTED", "AGE", "IMAGE"],

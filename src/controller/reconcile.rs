@@ -133,8 +133,6 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
         generation,
         expected_workers: expected,
         processes_per_pod: (expected / test.spec.worker.replicas.max(1)).max(1),
-        // Everything was present or has just been applied.
-        children_ready: true,
         master_job: master_job.as_deref(),
         worker_job: worker_job.as_deref(),
         pods: pods.iter().map(Arc::as_ref).collect(),

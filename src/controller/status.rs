@@ -26,7 +26,6 @@ pub mod condition {
 /// Condition reasons and event reasons that are not pod diagnoses.
 pub mod reason {
     pub const CHILDREN_CREATED: &str = "ChildrenCreated";
-    pub const CREATING_CHILDREN: &str = "CreatingChildren";
     pub const CHILDREN_RECREATED: &str = "ChildRecreated";
     pub const WAITING_FOR_WORKERS: &str = "WaitingForWorkers";
     pub const ALL_WORKERS_CONNECTED: &str = "AllWorkersConnected";
@@ -63,8 +62,6 @@ pub struct Observed<'a> {
     pub expected_workers: i32,
     /// Locust worker processes per worker pod (`--processes`).
     pub processes_per_pod: i32,
-    /// All three children exist.
-    pub children_ready: bool,
     pub master_job: Option<&'a Job>,
     pub worker_job: Option<&'a Job>,
     pub pods: Vec<&'a Pod>,
@@ -88,21 +85,14 @@ pub fn derive(old: &LocustTestStatus, seen: &Observed<'_>) -> Outcome {
     status.observed_generation = seen.generation;
     status.expected_workers = Some(seen.expected_workers);
 
+    // Derive runs after every child exists or has just been applied.
     set_condition(
         &mut status,
         seen,
         condition::READY,
-        seen.children_ready,
-        if seen.children_ready {
-            reason::CHILDREN_CREATED
-        } else {
-            reason::CREATING_CHILDREN
-        },
-        if seen.children_ready {
-            "the master Service, master Job and worker Job exist".to_string()
-        } else {
-            "creating the master Service, master Job and worker Job".to_string()
-        },
+        true,
+        reason::CHILDREN_CREATED,
+        "the master Service, master Job and worker Job exist".to_string(),
     );
 
     let diagnosis = diagnosis::diagnose(&seen.pods, now, seen.grace);
@@ -218,7 +208,6 @@ pub fn fail(
         generation,
         expected_workers: old.expected_workers.unwrap_or(0),
         processes_per_pod: 1,
-        children_ready: false,
         master_job: None,
         worker_job: None,
         pods: Vec::new(),

@@ -35,7 +35,6 @@ fn observed<'a>(
         generation: Some(1),
         expected_workers: 2,
         processes_per_pod: 1,
-        children_ready: true,
         master_job: master,
         worker_job: worker,
         pods,
