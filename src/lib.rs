@@ -8,5 +8,6 @@ pub mod controller;
 pub mod manifests;
 pub mod operator;
 pub mod resources;
+pub mod stats;
 pub mod telemetry;
 pub mod webhook;

@@ -46,6 +46,11 @@ struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PhaseLabels {
     phase: &'static str,
 }
@@ -60,6 +65,10 @@ pub struct Metrics {
     leader: Gauge,
     conversion_reviews: Counter,
     conversion_failures: Counter,
+    stats_reads: Family<OutcomeLabels, Counter>,
+    stats_read_duration: Histogram,
+    stops_on_breach: Counter,
+    reports: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -80,6 +89,31 @@ impl Metrics {
         let leader = Gauge::default();
         let conversion_reviews = Counter::default();
         let conversion_failures = Counter::default();
+        let stats_reads = Family::<OutcomeLabels, Counter>::default();
+        let stats_read_duration =
+            Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]);
+        let stops_on_breach = Counter::default();
+        let reports = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "stats_reads",
+            "Reads of a Locust master's /stats/requests, by outcome (answered, unanswered)",
+            stats_reads.clone(),
+        );
+        registry.register(
+            "stats_read_duration_seconds",
+            "Duration of one read of a Locust master's /stats/requests",
+            stats_read_duration.clone(),
+        );
+        registry.register(
+            "stops_on_breach",
+            "Tests the operator stopped because a threshold was breached (stopOnBreach)",
+            stops_on_breach.clone(),
+        );
+        registry.register(
+            "reports",
+            "Report ConfigMaps, by outcome (stored, failed)",
+            reports.clone(),
+        );
         registry.register(
             "reconciliations",
             "Reconciles of LocustTests, by result",
@@ -124,7 +158,31 @@ impl Metrics {
             leader,
             conversion_reviews,
             conversion_failures,
+            stats_reads,
+            stats_read_duration,
+            stops_on_breach,
+            reports,
         }
+    }
+
+    /// Records one read of a master's stats.
+    pub fn stats_read(&self, answered: bool, took: Duration) {
+        let outcome = if answered { "answered" } else { "unanswered" };
+        self.stats_reads
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+        self.stats_read_duration.observe(took.as_secs_f64());
+    }
+
+    /// Records a test stopped on a threshold breach.
+    pub fn stopped_on_breach(&self) {
+        self.stops_on_breach.inc();
+    }
+
+    /// Records a report ConfigMap stored or not.
+    pub fn report(&self, stored: bool) {
+        let outcome = if stored { "stored" } else { "failed" };
+        self.reports.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     /// Records one reconcile and refreshes the tests-by-phase gauge from the cache.
@@ -192,7 +250,16 @@ mod tests {
         metrics.reconcile_error("conflict");
         metrics.conversion_review(true);
         metrics.conversion_review(false);
+        metrics.stats_read(true, Duration::from_millis(4));
+        metrics.stats_read(false, Duration::from_secs(3));
+        metrics.stopped_on_breach();
+        metrics.report(true);
         let text = metrics.render();
+        assert!(text.contains("locust_operator_stats_reads_total{outcome=\"answered\"} 1"));
+        assert!(text.contains("locust_operator_stats_reads_total{outcome=\"unanswered\"} 1"));
+        assert!(text.contains("locust_operator_stats_read_duration_seconds_count 2"));
+        assert!(text.contains("locust_operator_stops_on_breach_total 1"));
+        assert!(text.contains("locust_operator_reports_total{outcome=\"stored\"} 1"));
         assert!(text.contains("locust_operator_reconciliations_total{result=\"success\"} 1"));
         assert!(text.contains("locust_operator_reconcile_errors_total{reason=\"conflict\"} 1"));
         assert!(text.contains("locust_operator_reconcile_duration_seconds_bucket"));

@@ -11,8 +11,8 @@ use kube::CustomResourceExt;
 use serde_json::{Value, json};
 
 use super::names::{
-    DEFAULT_LIB_MOUNT_PATH, DEFAULT_SRC_MOUNT_PATH, LIB_VOLUME_NAME, MAX_NAME_LENGTH,
-    SECRET_VOLUME_PREFIX,
+    DEFAULT_LIB_MOUNT_PATH, DEFAULT_SRC_MOUNT_PATH, FLAG_HEADLESS, FLAG_WEB_LOGIN, LIB_VOLUME_NAME,
+    MAX_NAME_LENGTH, SECRET_VOLUME_PREFIX,
 };
 use super::{v1, v2};
 
@@ -415,6 +415,18 @@ fn shape_v2(schema: &mut Value) {
         "!(has(self.autostart) && !self.autostart && has(self.autoquit) && has(self.autoquit.enabled) && self.autoquit.enabled)",
         "spec.master.autoquit needs spec.master.autostart: Locust refuses --autoquit without --autostart; set autoquit.enabled to false or autostart to true",
     );
+    for flag in [FLAG_HEADLESS, FLAG_WEB_LOGIN] {
+        add_rule(
+            schema,
+            "/properties/spec",
+            &format!(
+                "!has(self.thresholds) || !(self.master.command.contains('{flag}') || (has(self.master.extraArgs) && self.master.extraArgs.exists(a, a == '{flag}')))"
+            ),
+            &format!(
+                "spec.thresholds are checked against the master's web UI, which {flag} makes unreadable for the operator: remove {flag} from spec.master (the operator's --autostart already starts the test) or remove spec.thresholds"
+            ),
+        );
+    }
     add_rule(
         schema,
         &format!("{SPEC}/observability/properties/openTelemetry"),

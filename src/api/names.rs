@@ -134,6 +134,17 @@ pub const FLAG_OTEL: &str = "--otel";
 /// Worker flag: fork this many worker processes per pod; each counts as a worker.
 pub const FLAG_PROCESSES: &str = "--processes";
 
+// Locust flags the operator reads (never writes): where the master's web UI is.
+pub const FLAG_WEB_PORT: &str = "--web-port";
+pub const FLAG_WEB_PORT_SHORT: &str = "-P";
+pub const FLAG_WEB_BASE_PATH: &str = "--web-base-path";
+/// No web UI at all: the operator cannot read the master's figures.
+pub const FLAG_HEADLESS: &str = "--headless";
+/// A login page in front of the web UI: the operator does not log in.
+pub const FLAG_WEB_LOGIN: &str = "--web-login";
+/// The web UI speaks HTTPS with a certificate the operator cannot verify.
+pub const FLAG_TLS_CERT: &str = "--tls-cert";
+
 // Environment variables the operator sets.
 pub const ENV_OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
 pub const ENV_OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";

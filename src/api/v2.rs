@@ -9,10 +9,12 @@ use k8s_openapi::api::core::v1::{
     Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements,
     SecurityContext, Toleration, Volume,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+pub use super::status::{EndpointFailures, LiveStats, LocustTestStatus, Phase, TestResult};
+pub use super::thresholds::{EndpointLimits, Limits, ThresholdsSpec};
 
 /// A distributed Locust load test: one master and a number of workers, run to completion.
 // Each printcolumn repeats `type_ = ...`, which clippy mistakes for a duplicated attribute.
@@ -44,6 +46,24 @@ use serde::{Deserialize, Serialize};
         type_ = "integer",
         json_path = ".status.connectedWorkers",
         description = "Workers connected to the master"
+    ),
+    printcolumn(
+        name = "Users",
+        type_ = "integer",
+        json_path = ".status.liveStats.users",
+        description = "Simulated users now"
+    ),
+    printcolumn(
+        name = "RPS",
+        type_ = "number",
+        json_path = ".status.liveStats.requestsPerSecond",
+        description = "Requests per second now"
+    ),
+    printcolumn(
+        name = "Fail%",
+        type_ = "number",
+        json_path = ".status.liveStats.failPercent",
+        description = "Failed requests so far, percent"
     ),
     printcolumn(
         name = "Age",
@@ -108,6 +128,11 @@ pub struct LocustTestSpec {
     /// Telemetry export from Locust.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observability: Option<ObservabilitySpec>,
+
+    /// Pass/fail criteria checked against the master's figures: failure ratio, response times,
+    /// requests per second, requests; for all requests or per endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<ThresholdsSpec>,
 }
 
 /// Image pull policy.
@@ -417,89 +442,4 @@ impl OtlpProtocol {
             OtlpProtocol::HttpProtobuf => "http/protobuf",
         }
     }
-}
-
-/// Observed state of a LocustTest.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LocustTestStatus {
-    /// Pending (created, waiting for the master pod), Running, Succeeded or Failed. Moves only
-    /// forward.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<Phase>,
-
-    /// The metadata.generation this status was computed for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-
-    /// Workers the master waits for (replicas times --processes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expected_workers: Option<i32>,
-
-    /// Workers currently connected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connected_workers: Option<i32>,
-
-    /// When the test started running.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<Time>,
-
-    /// When the test reached Succeeded or Failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completion_time: Option<Time>,
-
-    /// Ready, WorkersConnected, TestCompleted and PodsHealthy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
-    pub conditions: Option<Vec<Condition>>,
-
-    /// Final statistics of the test, read from the Locust master.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<TestResult>,
-}
-
-/// Phase of a test.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum Phase {
-    Pending,
-    Running,
-    Succeeded,
-    Failed,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Pending => "Pending",
-            Phase::Running => "Running",
-            Phase::Succeeded => "Succeeded",
-            Phase::Failed => "Failed",
-        }
-    }
-
-    /// Succeeded and Failed are final.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Phase::Succeeded | Phase::Failed)
-    }
-}
-
-/// Aggregated statistics of a finished test.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TestResult {
-    /// Requests sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_requests: Option<i64>,
-    /// Requests that failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failed_requests: Option<i64>,
-    /// Mean response time in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub average_response_time: Option<f64>,
-    /// Mean requests per second over the test.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requests_per_second: Option<f64>,
-    /// Failed requests divided by requests, 0 to 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure_ratio: Option<f64>,
 }

@@ -52,6 +52,7 @@ pub fn sample_v2() -> v2::LocustTest {
         volume_mounts: None,
         security: None,
         observability: None,
+        thresholds: None,
     };
     v2::LocustTest::new("demo", spec)
 }

@@ -9,15 +9,18 @@ use k8s_openapi::api::core::v1::{Container, SecurityContext};
 
 use crate::api::names::{
     CONTAINER_PORT_NAME_METRICS, ENV_EXPORTER_LISTEN_ADDRESS, ENV_EXPORTER_URI,
-    EXPORTER_CONTAINER_NAME, WEB_PORT,
+    EXPORTER_CONTAINER_NAME,
 };
+use crate::api::v2::LocustTestSpec;
 use crate::config::Config;
 
 use super::env::literal;
 use super::pod::{container_port, drop_all_capabilities, resources_or_none};
+use super::web_ui::master_web_ui;
 
-pub(crate) fn exporter_sidecar(config: &Config) -> Container {
+pub(crate) fn exporter_sidecar(spec: &LocustTestSpec, config: &Config) -> Container {
     let exporter = &config.exporter;
+    let ui = master_web_ui(spec);
     Container {
         name: EXPORTER_CONTAINER_NAME.to_string(),
         image: Some(exporter.image.clone()),
@@ -25,7 +28,10 @@ pub(crate) fn exporter_sidecar(config: &Config) -> Container {
         // This is what makes an init container a native sidecar.
         restart_policy: Some("Always".to_string()),
         env: Some(vec![
-            literal(ENV_EXPORTER_URI, &format!("http://localhost:{WEB_PORT}")),
+            literal(
+                ENV_EXPORTER_URI,
+                &format!("http://localhost:{}{}", ui.port, ui.base_path),
+            ),
             literal(ENV_EXPORTER_LISTEN_ADDRESS, &format!(":{}", exporter.port)),
         ]),
         ports: Some(vec![container_port(

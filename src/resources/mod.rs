@@ -14,8 +14,10 @@ mod exporter;
 mod jobs;
 mod labels;
 mod pod;
+pub mod report;
 mod service;
 mod volumes;
+pub mod web_ui;
 
 #[cfg(test)]
 mod tests;
@@ -126,6 +128,11 @@ impl<'a> Owner<'a> {
             namespace,
             reference,
         })
+    }
+
+    /// The controller owner reference to the test.
+    pub fn reference(&self) -> OwnerReference {
+        self.reference.clone()
     }
 
     /// `<name>-master` or `<name>-worker`.

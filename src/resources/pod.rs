@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::api::names::{
     DEFAULT_IMAGE_PULL_POLICY, MASTER_BIND_PORT, MASTER_SECONDARY_PORT, PORT_NAME_MASTER,
-    PORT_NAME_MASTER_SECONDARY, PORT_NAME_WEB, Role, WEB_PORT, WORKER_PORT,
+    PORT_NAME_MASTER_SECONDARY, PORT_NAME_WEB, Role, WORKER_PORT,
 };
 use crate::api::v2::{LocustTest, LocustTestSpec};
 use crate::config::Config;
@@ -19,6 +19,7 @@ use super::env::{locust_env, locust_env_from};
 use super::exporter::exporter_sidecar;
 use super::labels::{pod_annotations, pod_labels};
 use super::volumes::pod_volumes;
+use super::web_ui::master_web_ui;
 use super::{BuildError, Owner, exporter_runs, non_empty};
 
 /// The pod template of `role`.
@@ -53,7 +54,7 @@ pub(crate) fn locust_pod_template(
         }),
         spec: Some(PodSpec {
             containers: vec![container],
-            init_containers: exporter.then(|| vec![exporter_sidecar(config)]),
+            init_containers: exporter.then(|| vec![exporter_sidecar(spec, config)]),
             volumes: non_empty(volumes.volumes),
             image_pull_secrets: spec.image_pull_secrets.clone().and_then(non_empty),
             restart_policy: Some("Never".to_string()),
@@ -86,7 +87,7 @@ fn locust_container(
             vec![
                 container_port(Some(PORT_NAME_MASTER), MASTER_BIND_PORT),
                 container_port(Some(PORT_NAME_MASTER_SECONDARY), MASTER_SECONDARY_PORT),
-                container_port(Some(PORT_NAME_WEB), WEB_PORT),
+                container_port(Some(PORT_NAME_WEB), master_web_ui(spec).port),
             ],
             spec.master.resources.as_ref(),
         ),

@@ -324,6 +324,56 @@ pub fn observability() -> BoxedStrategy<v2::ObservabilitySpec> {
     .boxed()
 }
 
+fn limits() -> BoxedStrategy<v2::Limits> {
+    let ms = || maybe(prop_oneof![Just(0.0f64), Just(250.0), Just(1234.5)]);
+    (
+        maybe(prop_oneof![Just(0.0f64), Just(0.01), Just(1.0)]),
+        ms(),
+        ms(),
+        ms(),
+        ms(),
+        maybe(prop_oneof![Just(0.5f64), Just(100.0)]),
+        maybe(0..100_000i64),
+    )
+        .prop_map(|(fail, avg, p50, p95, p99, rps, requests)| v2::Limits {
+            max_fail_ratio: fail,
+            max_average_response_time: avg,
+            max_p50_response_time: p50,
+            max_p95_response_time: p95,
+            max_p99_response_time: p99,
+            min_requests_per_second: rps,
+            min_requests: requests,
+        })
+        .boxed()
+}
+
+pub fn thresholds() -> BoxedStrategy<v2::ThresholdsSpec> {
+    (
+        maybe(limits()),
+        maybe(vec(
+            (text(), maybe(prop_oneof![Just("GET".to_string()), text()]), limits()).prop_map(
+                |(name, method, limits)| v2::EndpointLimits {
+                    name,
+                    method,
+                    limits,
+                },
+            ),
+            0..3,
+        )),
+        maybe(any::<bool>()),
+        maybe(0..600i32),
+    )
+        .prop_map(
+            |(aggregate, endpoints, stop_on_breach, grace)| v2::ThresholdsSpec {
+                aggregate,
+                endpoints,
+                stop_on_breach,
+                stop_grace_period_seconds: grace,
+            },
+        )
+        .boxed()
+}
+
 /// Any v2 spec the schema admits (structurally), with every field in play.
 pub fn arbitrary_v2_spec() -> BoxedStrategy<v2::LocustTestSpec> {
     (
@@ -353,13 +403,14 @@ pub fn arbitrary_v2_spec() -> BoxedStrategy<v2::LocustTestSpec> {
                     }),
             ),
             maybe(observability()),
+            maybe(thresholds()),
         ),
     )
         .prop_map(
             |(
                 (image, image_pull_policy, secrets, master, worker),
                 (test_files, scheduling, env, volumes, volume_mounts),
-                (security, observability),
+                (security, observability, thresholds),
             )| v2::LocustTestSpec {
                 image,
                 image_pull_policy,
@@ -378,6 +429,7 @@ pub fn arbitrary_v2_spec() -> BoxedStrategy<v2::LocustTestSpec> {
                 volume_mounts,
                 security,
                 observability,
+                thresholds,
             },
         )
         .boxed()

@@ -75,6 +75,7 @@ pub(super) fn plain_v1_to_v2(spec: &v1::LocustTestSpec) -> v2::LocustTestSpec {
         volume_mounts: None,
         security: None,
         observability: None,
+        thresholds: None,
     }
 }
 
