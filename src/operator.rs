@@ -18,6 +18,7 @@ use tracing::{error, info, warn};
 use crate::config::{Config, ConfigError};
 use crate::controller::leader::{LeaderElector, LeaseSettings};
 use crate::controller::{self, Settings};
+use crate::stats;
 use crate::telemetry::{self, LogFormat, Metrics};
 use crate::webhook::{self, Webhook, WebhookArgs, WebhookError};
 
@@ -73,8 +74,66 @@ pub struct RunArgs {
     #[arg(long, env = "MAX_CONCURRENT_RECONCILES", default_value_t = 16)]
     pub max_concurrent_reconciles: u16,
 
+    /// How the operator reads each Locust master's web API for live stats, the result and the
+    /// report: direct (HTTP to the master Service, for an operator in the cluster),
+    /// apiserver-proxy (through the API server's service proxy, for an operator outside the
+    /// cluster; needs `get` on services/proxy), off, or auto (direct in a pod, apiserver-proxy
+    /// elsewhere).
+    #[arg(long, env = "STATS_ACCESS", value_enum, default_value = "auto")]
+    pub stats_access: StatsAccessArg,
+
+    /// Time between two reads of one master, e.g. 5s.
+    #[arg(long, env = "STATS_POLL_INTERVAL", default_value = "5s", value_parser = parse_positive_duration)]
+    pub stats_poll_interval: Duration,
+
+    /// Timeout of one read of a master (the HTML report gets five times as long, at least 15s).
+    #[arg(long, env = "STATS_READ_TIMEOUT", default_value = "3s", value_parser = parse_positive_duration)]
+    pub stats_read_timeout: Duration,
+
+    /// Reads of masters at once, over all tests.
+    #[arg(long, env = "STATS_MAX_CONCURRENT_READS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub stats_max_concurrent_reads: u16,
+
+    /// How long a running master may leave its web API unanswered before the StatsAvailable
+    /// condition says so (a master that is starting answers late).
+    #[arg(long, env = "STATS_UNANSWERED_GRACE_PERIOD", default_value = "60s", value_parser = parse_duration)]
+    pub stats_unanswered_grace_period: Duration,
+
     #[command(flatten)]
     pub webhook: WebhookArgs,
+}
+
+/// `--stats-access` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatsAccessArg {
+    /// direct when running in a pod, apiserver-proxy otherwise.
+    Auto,
+    Direct,
+    #[value(name = "apiserver-proxy")]
+    ApiServerProxy,
+    Off,
+}
+
+impl StatsAccessArg {
+    /// The route to use. `in_cluster`: the operator runs in a pod with the in-cluster client.
+    pub fn resolve(self, in_cluster: bool) -> stats::Access {
+        match self {
+            StatsAccessArg::Auto if in_cluster => stats::Access::Direct,
+            StatsAccessArg::Auto => stats::Access::ApiServerProxy,
+            StatsAccessArg::Direct => stats::Access::Direct,
+            StatsAccessArg::ApiServerProxy => stats::Access::ApiServerProxy,
+            StatsAccessArg::Off => stats::Access::Off,
+        }
+    }
+}
+
+/// A duration (as [`parse_duration`]) that is not zero.
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!("{text:?} must be longer than zero"));
+    }
+    Ok(duration)
 }
 
 /// Parses `90`, `90s`, `2m` or `1h`.
@@ -166,14 +225,26 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                 std::process::id()
             )
         });
+    // In a pod: the in-cluster client is used (no kubeconfig given or found in the environment).
+    let in_cluster = args.kubeconfig.is_none()
+        && std::env::var_os("KUBECONFIG").is_none()
+        && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
     let settings = Settings {
         namespace: Some(args.watch_namespace.clone()).filter(|ns| !ns.is_empty()),
         diagnosis_grace: args.pod_diagnosis_grace_period,
         concurrency: args.max_concurrent_reconciles,
         instance: instance.clone(),
+        stats: stats::Settings {
+            access: args.stats_access.resolve(in_cluster),
+            interval: args.stats_poll_interval,
+            timeout: args.stats_read_timeout,
+            concurrency: usize::from(args.stats_max_concurrent_reads),
+            grace: args.stats_unanswered_grace_period,
+        },
     };
     info!(
         namespace = settings.namespace.as_deref().unwrap_or("<all>"),
+        stats_access = settings.stats.access.as_str(),
         leader_election = args.leader_elect,
         instance = %instance,
         version = env!("CARGO_PKG_VERSION"),

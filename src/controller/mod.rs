@@ -9,6 +9,7 @@ pub mod diagnosis;
 mod error;
 pub mod leader;
 mod reconcile;
+pub mod results;
 pub mod status;
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ pub use error::Error;
 use crate::api::names::{LABEL_TEST_NAME, OPERATOR_NAME, managed_children_selector};
 use crate::api::v2::LocustTest;
 use crate::config::Config;
+use crate::stats::{Poller, Readings};
 use crate::telemetry::Metrics;
 
 /// Settings of the controller itself (not of the pods it builds).
@@ -44,6 +46,8 @@ pub struct Settings {
     pub concurrency: u16,
     /// Name of this replica, shown as the reporting instance of events.
     pub instance: String,
+    /// How the Locust masters are read.
+    pub stats: crate::stats::Settings,
 }
 
 /// The caches of the operator's children.
@@ -63,6 +67,8 @@ pub struct Context {
     pub caches: Caches,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
+    /// What the stats poller read from each running test's master.
+    pub readings: Arc<Readings>,
     /// Consecutive failures per test, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<LocustTest>, u32>>,
 }
@@ -166,6 +172,22 @@ pub async fn run(
         controller: OPERATOR_NAME.to_string(),
         instance: Some(settings.instance.clone()),
     };
+    let readings = Arc::new(Readings::default());
+    let (trigger, triggered) = futures::channel::mpsc::unbounded();
+    let (stop_poller, poller_stopped) = tokio::sync::oneshot::channel::<()>();
+    let poller = tokio::spawn(
+        Poller {
+            settings: settings.stats.clone(),
+            readings: readings.clone(),
+            tests: tests.clone(),
+            client: client.clone(),
+            metrics: metrics.clone(),
+            trigger,
+        }
+        .run(async move {
+            let _ = poller_stopped.await;
+        }),
+    );
     let context = Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter),
         client,
@@ -173,6 +195,7 @@ pub async fn run(
         settings: settings.clone(),
         caches,
         metrics,
+        readings,
         failures: Mutex::new(HashMap::new()),
     });
 
@@ -185,11 +208,14 @@ pub async fn run(
             test.zip(ns)
                 .map(|(name, ns)| ObjectRef::<LocustTest>::new(&name).within(&ns))
         })
+        .reconcile_on(triggered)
         .with_config(kube::runtime::controller::Config::default().concurrency(settings.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, error_policy, context)
         .for_each(|_| futures::future::ready(()))
         .await;
+    let _ = stop_poller.send(());
+    let _ = poller.await;
     for task in tasks {
         task.abort();
     }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -16,12 +16,16 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracing::{debug, info, warn};
 
+use super::results::{ReportOutcome, StatsView};
 use super::status::{self, EventNote, Observed, Outcome, reason};
 use super::{Context, Error};
 use crate::api::names::{FIELD_MANAGER, LABEL_TEST_NAME};
 use crate::api::v2::{LocustTest, LocustTestStatus, Phase};
 use crate::api::validation::validate_object;
+use crate::resources::report::report_config_map;
+use crate::resources::web_ui::master_web_ui;
 use crate::resources::{self, BuildError, Children};
+use crate::stats::Capture;
 
 /// Safety net for tests in progress: look again even if no watch event arrives.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -129,6 +133,12 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
             && pod.labels().get(LABEL_TEST_NAME) == Some(&name)
     });
     let expected = resources::expected_workers(&test.spec);
+    let reading = ctx.readings.get(&ObjectRef::from_obj(test));
+    let report = match reading.as_ref().and_then(|r| r.capture.as_deref()) {
+        Some(capture) if old.result.is_none() => Some(store_report(test, ctx, capture).await),
+        _ => None,
+    };
+    let stats = &ctx.settings.stats;
     let observed = Observed {
         generation,
         expected_workers: expected,
@@ -138,11 +148,50 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
         pods: pods.iter().map(Arc::as_ref).collect(),
         now,
         grace: ctx.settings.diagnosis_grace,
+        stats: StatsView {
+            access: stats.access,
+            ui: master_web_ui(&test.spec),
+            thresholds: test.spec.thresholds.as_ref(),
+            reading: reading.as_ref(),
+            report: report.as_ref(),
+            freshness: stats.freshness(),
+            grace: stats.grace,
+            live_write_interval: stats.live_write_interval(),
+        },
     };
     let mut outcome = status::derive(&old, &observed);
     extra_events.append(&mut outcome.events);
     outcome.events = extra_events;
     finish(test, ctx, &old, outcome).await
+}
+
+/// Stores the report ConfigMap of a test whose final figures were just read.
+async fn store_report(test: &LocustTest, ctx: &Context, capture: &Capture) -> ReportOutcome {
+    let outcome = match report_config_map(test, &capture.parts) {
+        Err(error) => ReportOutcome::Failed(error.to_string()),
+        Ok(config_map) => {
+            let name = config_map.name_any();
+            let namespace = test.namespace().unwrap_or_default();
+            let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+            match api
+                .patch(
+                    &name,
+                    &PatchParams::apply(FIELD_MANAGER).force(),
+                    &Patch::Apply(&config_map),
+                )
+                .await
+            {
+                Ok(_) => ReportOutcome::Stored(name),
+                Err(error) => ReportOutcome::Failed(format!("ConfigMap {name}: {error}")),
+            }
+        }
+    };
+    if let ReportOutcome::Failed(why) = &outcome {
+        warn!(test = %test.name_any(), %why, "cannot store the report");
+    }
+    ctx.metrics
+        .report(matches!(outcome, ReportOutcome::Stored(_)));
+    outcome
 }
 
 /// Writes the status when it changed, publishes the events, and says when to look again.

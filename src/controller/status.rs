@@ -12,8 +12,10 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::diagnosis::{self, Diagnosis, reason as pod_reason, role_of};
+use super::results::{self, StatsView};
 use crate::api::names::Role;
 use crate::api::v2::{LocustTestStatus, Phase};
+use crate::resources::web_ui::WebUi;
 
 /// Condition types.
 pub mod condition {
@@ -21,6 +23,10 @@ pub mod condition {
     pub const WORKERS_CONNECTED: &str = "WorkersConnected";
     pub const TEST_COMPLETED: &str = "TestCompleted";
     pub const PODS_HEALTHY: &str = "PodsHealthy";
+    /// Whether the operator reads the master's figures.
+    pub const STATS_AVAILABLE: &str = "StatsAvailable";
+    /// Whether spec.thresholds are met (only with thresholds).
+    pub const THRESHOLDS_MET: &str = "ThresholdsMet";
 }
 
 /// Condition reasons and event reasons that are not pod diagnoses.
@@ -37,6 +43,21 @@ pub mod reason {
     pub const FORBIDDEN_BY_CONFIG: &str = "ForbiddenByOperatorConfig";
     pub const CHILD_REJECTED: &str = "ChildRejected";
     pub const NAME_CONFLICT: &str = "NameConflict";
+    // Reading the master.
+    pub const MASTER_ANSWERING: &str = "MasterAnswering";
+    pub const WAITING_FOR_MASTER: &str = "WaitingForMaster";
+    pub const MASTER_NOT_ANSWERING: &str = "MasterNotAnswering";
+    pub const FINAL_FIGURES_READ: &str = "FinalFiguresRead";
+    pub const WEB_UI_DISABLED: &str = "WebUIDisabled";
+    pub const WEB_UI_UNSUPPORTED: &str = "WebUIUnsupported";
+    pub const STATS_READING_OFF: &str = "StatsReadingOff";
+    pub const RESULT_RECORDED: &str = "ResultRecorded";
+    pub const REPORT_NOT_STORED: &str = "ReportNotStored";
+    // Thresholds.
+    pub const THRESHOLDS_MET: &str = "ThresholdsMet";
+    pub const THRESHOLDS_BREACHED: &str = "ThresholdsBreached";
+    pub const THRESHOLDS_PENDING: &str = "ThresholdsPending";
+    pub const THRESHOLDS_UNEVALUATED: &str = "ThresholdsUnevaluated";
 }
 
 /// An event to publish about the test.
@@ -67,6 +88,8 @@ pub struct Observed<'a> {
     pub pods: Vec<&'a Pod>,
     pub now: Timestamp,
     pub grace: Duration,
+    /// What the operator read from the master.
+    pub stats: StatsView<'a>,
 }
 
 /// Derives the next status of a running test.
@@ -96,8 +119,23 @@ pub fn derive(old: &LocustTestStatus, seen: &Observed<'_>) -> Outcome {
     );
 
     let diagnosis = diagnosis::diagnose(&seen.pods, now, seen.grace);
-    let connected = running_pods(seen, Role::Worker) * seen.processes_per_pod;
+    let master_running = running_pods(seen, Role::Master) > 0;
+    let mut applied = results::apply_reading(&mut status, &seen.stats, now, master_running);
+    let (connected, estimated) = match (applied.connected, old.result.is_some()) {
+        (Some(reported), _) => (reported, false),
+        // The final figures are recorded and the master is no longer read: keep its last word.
+        (None, true) => (old.connected_workers.unwrap_or(0), false),
+        (None, false) => (
+            running_pods(seen, Role::Worker) * seen.processes_per_pod,
+            true,
+        ),
+    };
     status.connected_workers = Some(connected);
+    let estimate_note = if estimated {
+        " (estimated from running worker pods)"
+    } else {
+        ""
+    };
     let all_connected = connected >= seen.expected_workers;
     let was_connected = is_true(old, condition::WORKERS_CONNECTED);
     set_condition(
@@ -110,7 +148,10 @@ pub fn derive(old: &LocustTestStatus, seen: &Observed<'_>) -> Outcome {
         } else {
             reason::WAITING_FOR_WORKERS
         },
-        format!("{connected}/{} workers connected", seen.expected_workers),
+        format!(
+            "{connected}/{} workers connected{estimate_note}",
+            seen.expected_workers
+        ),
     );
     if all_connected && !was_connected {
         events.push(EventNote {
@@ -130,17 +171,34 @@ pub fn derive(old: &LocustTestStatus, seen: &Observed<'_>) -> Outcome {
         health_message,
     );
 
-    let phase = next_phase(old_phase, &diagnosis, seen);
+    let master_ended = job_condition(seen.master_job, "Complete")
+        || job_condition(seen.master_job, "Failed")
+        || diagnosis.fatal.as_ref().is_some_and(|f| {
+            f.reason == pod_reason::MASTER_FAILED || f.reason == pod_reason::MASTER_EVICTED
+        });
+    let verdict = results::thresholds_verdict(&mut status, &seen.stats, master_ended, &mut applied);
+    let phase = match verdict {
+        // Nothing was ever read and the master was lost or crashed: that is the better reason.
+        Some((false, reason::THRESHOLDS_UNEVALUATED, _)) if diagnosis.fatal.is_some() => {
+            next_phase(old_phase, &diagnosis, seen)
+        }
+        Some((true, _, message)) => Next::Succeeded(message),
+        Some((false, code, message)) => Next::Failed(code, message),
+        None => next_phase(old_phase, &diagnosis, seen),
+    };
+    if matches!(phase, Next::Succeeded(_) | Next::Failed(..))
+        && let Some(note) = results::partial_result(&mut status, &seen.stats, now)
+    {
+        applied.events.push(note);
+    }
+    for (type_, value, code, message) in std::mem::take(&mut applied.conditions) {
+        put_condition(&mut status, seen, type_, value, code, message);
+    }
+    events.append(&mut applied.events);
     match phase {
-        Next::Succeeded => {
+        Next::Succeeded(message) => {
             status.phase = Some(Phase::Succeeded);
-            finish(
-                &mut status,
-                seen,
-                true,
-                reason::TEST_SUCCEEDED,
-                "the Locust master finished and exited 0".to_string(),
-            );
+            finish(&mut status, seen, true, reason::TEST_SUCCEEDED, message);
             events.push(EventNote {
                 warning: false,
                 reason: reason::TEST_SUCCEEDED,
@@ -213,6 +271,7 @@ pub fn fail(
         pods: Vec::new(),
         now,
         grace: Duration::ZERO,
+        stats: StatsView::off(WebUi::default()),
     };
     let mut status = old.clone();
     status.observed_generation = generation;
@@ -240,13 +299,14 @@ pub fn fail(
 enum Next {
     Pending,
     Running,
-    Succeeded,
+    /// With the message of the TestCompleted condition.
+    Succeeded(String),
     Failed(&'static str, String),
 }
 
 fn next_phase(old: Phase, diagnosis: &Diagnosis, seen: &Observed<'_>) -> Next {
     if job_condition(seen.master_job, "Complete") {
-        return Next::Succeeded;
+        return Next::Succeeded("the Locust master finished and exited 0".to_string());
     }
     if let Some(finding) = &diagnosis.fatal {
         return Next::Failed(finding.reason, finding.message.clone());
@@ -391,7 +451,7 @@ fn is_true(status: &LocustTestStatus, type_: &str) -> bool {
         .any(|c| c.type_ == type_ && c.status == "True")
 }
 
-/// Sets a condition, keeping its lastTransitionTime unless its status changes.
+/// Sets a True or False condition, keeping its lastTransitionTime unless its status changes.
 fn set_condition(
     status: &mut LocustTestStatus,
     seen: &Observed<'_>,
@@ -400,7 +460,20 @@ fn set_condition(
     reason_code: &str,
     message: String,
 ) {
-    let value = if value { "True" } else { "False" };
+    let value = if value { results::TRUE } else { results::FALSE };
+    put_condition(status, seen, type_, value, reason_code, message);
+}
+
+/// Sets a condition to True, False or Unknown, keeping its lastTransitionTime unless its
+/// status changes.
+fn put_condition(
+    status: &mut LocustTestStatus,
+    seen: &Observed<'_>,
+    type_: &str,
+    value: &str,
+    reason_code: &str,
+    message: String,
+) {
     let conditions = status.conditions.get_or_insert_with(Vec::new);
     let transition = conditions
         .iter()

@@ -40,6 +40,17 @@ pub enum Unreadable {
     Unsupported(&'static str),
 }
 
+impl Default for WebUi {
+    /// Locust's defaults: port 8089 at the root, readable.
+    fn default() -> Self {
+        Self {
+            port: WEB_PORT,
+            base_path: String::new(),
+            unreadable: None,
+        }
+    }
+}
+
 impl WebUi {
     /// The path of a stats API endpoint such as `/stats/requests`, under the base path.
     pub fn path(&self, endpoint: &str) -> String {

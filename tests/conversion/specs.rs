@@ -351,13 +351,16 @@ pub fn thresholds() -> BoxedStrategy<v2::ThresholdsSpec> {
     (
         maybe(limits()),
         maybe(vec(
-            (text(), maybe(prop_oneof![Just("GET".to_string()), text()]), limits()).prop_map(
-                |(name, method, limits)| v2::EndpointLimits {
+            (
+                text(),
+                maybe(prop_oneof![Just("GET".to_string()), text()]),
+                limits(),
+            )
+                .prop_map(|(name, method, limits)| v2::EndpointLimits {
                     name,
                     method,
                     limits,
-                },
-            ),
+                }),
             0..3,
         )),
         maybe(any::<bool>()),
