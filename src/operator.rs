@@ -79,11 +79,11 @@ pub struct RunArgs {
     /// apiserver-proxy (through the API server's service proxy, for an operator outside the
     /// cluster; needs `get` on services/proxy), off, or auto (direct in a pod, apiserver-proxy
     /// elsewhere).
-    #[arg(long, env = "STATS_ACCESS", value_enum, default_value = "auto")]
+    #[arg(long, env = ENV_STATS_ACCESS, value_enum, default_value = "auto")]
     pub stats_access: StatsAccessArg,
 
     /// Time between two reads of one master, e.g. 5s.
-    #[arg(long, env = "STATS_POLL_INTERVAL", default_value = "5s", value_parser = parse_positive_duration)]
+    #[arg(long, env = ENV_STATS_POLL_INTERVAL, default_value = "5s", value_parser = parse_positive_duration)]
     pub stats_poll_interval: Duration,
 
     /// Timeout of one read of a master (the HTML report gets five times as long, at least 15s).
@@ -102,6 +102,11 @@ pub struct RunArgs {
     #[command(flatten)]
     pub webhook: WebhookArgs,
 }
+
+/// Variable of `--stats-access` (the chart sets it from `liveStats.access`).
+pub const ENV_STATS_ACCESS: &str = "STATS_ACCESS";
+/// Variable of `--stats-poll-interval` (the chart sets it from `liveStats.pollInterval`).
+pub const ENV_STATS_POLL_INTERVAL: &str = "STATS_POLL_INTERVAL";
 
 /// `--stats-access` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -73,9 +73,11 @@ pub fn render() -> Result<BTreeMap<PathBuf, String>, RenderError> {
             ..Default::default()
         })?,
     );
+    // In a pod the operator reads Locust masters directly (`--stats-access` auto).
     let choices = Choices {
         leader_election: true,
         self_managed_certificates: true,
+        stats_through_api_server: false,
     };
     let mut rbac_files = Vec::new();
     for set in role_sets() {

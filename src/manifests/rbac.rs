@@ -25,6 +25,9 @@ pub enum When {
     /// The webhook certificates are self-managed: the operator keeps its CA in a Secret and
     /// injects it into the CRD. Under OLM, cert-manager or a user Secret it does neither.
     SelfManagedCertificates,
+    /// The operator reads Locust masters through the API server's service proxy
+    /// (`--stats-access=apiserver-proxy`) instead of directly.
+    StatsThroughApiServer,
 }
 
 /// What a distribution decided about the conditions of [`When`].
@@ -32,6 +35,7 @@ pub enum When {
 pub struct Choices {
     pub leader_election: bool,
     pub self_managed_certificates: bool,
+    pub stats_through_api_server: bool,
 }
 
 impl When {
@@ -40,6 +44,7 @@ impl When {
             When::Always => true,
             When::LeaderElection => choices.leader_election,
             When::SelfManagedCertificates => choices.self_managed_certificates,
+            When::StatsThroughApiServer => choices.stats_through_api_server,
         }
     }
 }
@@ -164,6 +169,22 @@ pub fn controller_rules() -> Vec<Rule> {
             &["services"],
             &[],
             &["get", "list", "watch", "create", "patch"],
+        ),
+        rule(
+            "store the report of a finished test in a ConfigMap owned by the test (server-side apply)",
+            When::Always,
+            &[""],
+            &["configmaps"],
+            &[],
+            &["create", "patch"],
+        ),
+        rule(
+            "read the Locust master's live stats, result and report through the API server's service proxy",
+            When::StatsThroughApiServer,
+            &[""],
+            &["services/proxy"],
+            &[],
+            &["get"],
         ),
         rule(
             "watch the Locust pods to diagnose failures",

@@ -101,9 +101,11 @@ fn source_rules(scope: Scope, choices: Choices) -> Vec<Value> {
 
 #[test]
 fn rbac_source_rules_are_in_config_chart_and_csv() {
+    // The chart's default reads Locust masters directly, as config/ does.
     let all = Choices {
         leader_election: true,
         self_managed_certificates: true,
+        stats_through_api_server: false,
     };
     let config: Vec<Value> = fs::read_dir(repo().join("config/rbac"))
         .unwrap()
@@ -139,6 +141,7 @@ fn rbac_source_rules_are_in_config_chart_and_csv() {
     let olm = Choices {
         leader_election: true,
         self_managed_certificates: false,
+        stats_through_api_server: false,
     };
     let strategy = &csv["spec"]["install"]["spec"];
     let mut cluster = source_rules(Scope::Watched, olm);
@@ -148,6 +151,64 @@ fn rbac_source_rules_are_in_config_chart_and_csv() {
         strategy["permissions"][0]["rules"],
         json!(source_rules(Scope::OwnNamespace, olm))
     );
+}
+
+/// `liveStats.access` reaches the operator's environment, and only `apiserver-proxy` grants the
+/// service proxy; `networkPolicy.locustNamespaces` admits the operator to the masters there.
+#[test]
+fn live_stats_access_sets_the_env_and_the_proxy_rule() {
+    let proxy_rule = |objects: &[Value]| {
+        objects
+            .iter()
+            .filter(|o| o["kind"] == "ClusterRole")
+            .flat_map(|o| o["rules"].as_array().cloned().unwrap_or_default())
+            .any(|r| r["resources"] == json!(["services/proxy"]) && r["verbs"] == json!(["get"]))
+    };
+    let env_of = |objects: &[Value], name: &str| {
+        let deployment = find(objects, "Deployment", None);
+        deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["value"].clone())
+    };
+    let default = helm_template(&ValueSet::default_values());
+    assert!(!proxy_rule(&default));
+    assert_eq!(env_of(&default, "STATS_ACCESS"), Some(json!("direct")));
+    assert_eq!(env_of(&default, "STATS_POLL_INTERVAL"), Some(json!("5s")));
+    assert!(
+        !default.iter().any(|o| o["kind"] == "NetworkPolicy"),
+        "no NetworkPolicy by default"
+    );
+
+    let proxy = helm_template(&ValueSet::named("live-stats-through-api-server"));
+    assert!(proxy_rule(&proxy));
+    assert_eq!(
+        env_of(&proxy, "STATS_ACCESS"),
+        Some(json!("apiserver-proxy"))
+    );
+    assert_eq!(env_of(&proxy, "STATS_POLL_INTERVAL"), Some(json!("10s")));
+    let policy = proxy
+        .iter()
+        .find(|o| o["kind"] == "NetworkPolicy")
+        .expect("a NetworkPolicy in the Locust namespace");
+    assert_eq!(policy["metadata"]["namespace"], "default");
+    assert_eq!(
+        policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"],
+        "master"
+    );
+    assert_eq!(policy["spec"]["ingress"][0]["ports"][0]["port"], "web-ui");
+    let from = &policy["spec"]["ingress"][0]["from"][0];
+    assert!(from["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"].is_string());
+    assert!(
+        from["podSelector"]["matchLabels"]
+            .as_object()
+            .is_some_and(|m| !m.is_empty())
+    );
+    let bad = helm(&["template", "x", CHART, "--set", "liveStats.access=sideways"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("liveStats"));
 }
 
 /// Every rule of every rendering: none may read Secrets cluster-wide or create CRDs.

@@ -82,6 +82,14 @@ pub fn value_sets() -> Vec<ValueSet> {
         set("otel-collector", vec!["otelCollector.enabled=true"]),
         set("role", vec!["k8s.clusterRole.enabled=false"]),
         set(
+            "live-stats-through-api-server",
+            vec![
+                "liveStats.access=apiserver-proxy",
+                "liveStats.pollInterval=10s",
+                "networkPolicy.locustNamespaces={default}",
+            ],
+        ),
+        set(
             "optional-objects",
             vec![
                 "metrics.serviceMonitor.enabled=true",

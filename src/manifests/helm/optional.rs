@@ -4,8 +4,11 @@
 use crate::manifests::deployment::{PORT_NAME_HEALTH, PORT_NAME_METRICS, PORT_NAME_WEBHOOK};
 
 use super::TEMPLATE_HEADER;
-use super::helpers::inc;
+use super::helpers::{inc, inc_root};
 use super::values::{OTEL_HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT};
+use crate::api::names::{
+    LABEL_K8S_COMPONENT, LABEL_K8S_MANAGED_BY, OPERATOR_NAME, PORT_NAME_WEB, Role,
+};
 
 fn named(helper: &str) -> String {
     format!("{{{{ {} }}}}", inc(helper))
@@ -68,6 +71,37 @@ spec:
 pub fn network_policy() -> String {
     format!(
         r#"{TEMPLATE_HEADER}
+{{{{- $operator := {selector} | fromYaml }}}}
+{{{{- range .Values.networkPolicy.locustNamespaces }}}}
+# Lets the operator read the Locust masters' web API in a namespace whose ingress is denied by
+# default (live stats, result and report with liveStats.access: direct).
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{{{ {fullname_root} }}}}-locust-master-stats
+  namespace: {{{{ . }}}}
+  labels:
+    {{{{- {labels_root} | nindent 4 }}}}
+spec:
+  podSelector:
+    matchLabels:
+      {LABEL_K8S_MANAGED_BY}: {OPERATOR_NAME}
+      {LABEL_K8S_COMPONENT}: {master}
+  policyTypes:
+    - Ingress
+  ingress:
+    - from:
+        - namespaceSelector:
+            matchLabels:
+              kubernetes.io/metadata.name: {{{{ $.Release.Namespace }}}}
+          podSelector:
+            matchLabels:
+              {{{{- toYaml $operator | nindent 14 }}}}
+      ports:
+        - port: {PORT_NAME_WEB}
+          protocol: TCP
+---
+{{{{- end }}}}
 {{{{- if .Values.networkPolicy.enabled }}}}
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -103,6 +137,9 @@ spec:
         fullname = named("fullname"),
         labels = inc("labels"),
         selector = inc("selectorLabels"),
+        master = Role::Master.as_str(),
+        fullname_root = inc_root("fullname"),
+        labels_root = inc_root("labels"),
     )
 }
 

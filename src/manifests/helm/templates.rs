@@ -12,6 +12,7 @@ use crate::manifests::deployment::{
 };
 use crate::manifests::rbac::{RoleSet, Scope, When, role_sets};
 use crate::manifests::yaml::{self, RenderError, indent};
+use crate::operator::{ENV_STATS_ACCESS, ENV_STATS_POLL_INTERVAL};
 
 use super::TEMPLATE_HEADER;
 use super::helpers::{inc, inc_root};
@@ -22,6 +23,10 @@ pub fn condition(when: When) -> Option<String> {
         When::Always => None,
         When::LeaderElection => Some(".Values.leaderElection.enabled".to_string()),
         When::SelfManagedCertificates => Some(self_managed()),
+        When::StatsThroughApiServer => Some(format!(
+            "eq .Values.liveStats.access {:?}",
+            crate::stats::Access::ApiServerProxy.as_str()
+        )),
     }
 }
 
@@ -182,6 +187,10 @@ spec:
             - name: {ENV_WEBHOOK_CERT_DIR}
               value: {CERT_DIR}
             {{{{- end }}}}
+            - name: {ENV_STATS_ACCESS}
+              value: {{{{ .Values.liveStats.access }}}}
+            - name: {ENV_STATS_POLL_INTERVAL}
+              value: {{{{ .Values.liveStats.pollInterval }}}}
             {{{{- {locust_pods_env} | trimSuffix "\n" | nindent 12 }}}}
             {{{{- with .Values.extraEnv }}}}
             {{{{- toYaml . | nindent 12 }}}}

@@ -98,6 +98,9 @@ pub struct Values {
     pub webhook: Webhook,
     /// A NetworkPolicy admitting only the webhook, metrics and health ports of the operator pods.
     pub network_policy: NetworkPolicy,
+    /// How the operator reads each Locust master's web API for live stats, the result, the
+    /// threshold verdict and the report.
+    pub live_stats: LiveStats,
     /// How the operator builds Locust pods: the Go operator chart's keys, mapped to the same
     /// environment variables (docs/configuration.md).
     pub locust_pods: LocustPods,
@@ -352,6 +355,44 @@ pub struct NetworkPolicy {
     pub enabled: bool,
     /// Who may scrape the metrics port (NetworkPolicyPeer objects; empty: anyone).
     pub metrics_from: Vec<Object>,
+    /// Namespaces where LocustTests run behind a default-deny ingress policy: the chart adds a
+    /// NetworkPolicy `<fullname>-locust-master-stats` in each, admitting the operator pods to the
+    /// Locust masters' web port (`liveStats.access: direct` needs it there). Independent of
+    /// `enabled`.
+    pub locust_namespaces: Vec<String>,
+}
+
+/// How the operator reads Locust masters.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct LiveStats {
+    /// `direct`: HTTP from the operator pod to each master Service's web port (see
+    /// `networkPolicy.locustNamespaces`); `apiserver-proxy`: through the API server's service
+    /// proxy (grants the operator `get` on services/proxy); `off`: no live stats, result or
+    /// report, and thresholds cannot be checked.
+    pub access: LiveStatsAccess,
+    /// Time between two reads of one master, such as 5s.
+    #[schemars(regex(pattern = r"^[1-9][0-9]*[smh]?$"))]
+    pub poll_interval: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiveStatsAccess {
+    #[serde(rename = "direct")]
+    Direct,
+    #[serde(rename = "apiserver-proxy")]
+    ApiServerProxy,
+    #[serde(rename = "off")]
+    Off,
+}
+
+impl Default for LiveStats {
+    fn default() -> Self {
+        Self {
+            access: LiveStatsAccess::Direct,
+            poll_interval: "5s".to_string(),
+        }
+    }
 }
 
 fn int_or_percent_schema(_: &mut SchemaGenerator) -> Schema {
@@ -454,6 +495,7 @@ impl Default for Values {
             metrics: Metrics::default(),
             webhook: Webhook::default(),
             network_policy: NetworkPolicy::default(),
+            live_stats: LiveStats::default(),
             locust_pods: LocustPods::default(),
             otel_collector: OtelCollector::default(),
             kafka: None,

@@ -69,6 +69,7 @@ pub fn operator() -> OperatorDeployment {
 pub const CHOICES: Choices = Choices {
     leader_election: true,
     self_managed_certificates: false,
+    stats_through_api_server: false,
 };
 
 /// The markdown description on the operator's OperatorHub page.
