@@ -16,6 +16,7 @@ use futures::channel::mpsc::UnboundedSender;
 use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
+
 use tracing::{debug, info, warn};
 
 use super::payload::StatsPayload;
@@ -185,69 +186,90 @@ impl Poller {
 
     async fn read(&self, test: Arc<LocustTest>, http: &DirectClient) {
         let key = ObjectRef::from_obj(&*test);
-        let mut reading = self.readings.get(&key).unwrap_or_default();
+        let reading = self.readings.get(&key).unwrap_or_default();
         if reading.capture.is_some() {
             return;
         }
         let api = self.master_api(&test, http);
-        let started = Instant::now();
-        let answer = read_stats(&api).await;
-        self.metrics.stats_read(answer.is_ok(), started.elapsed());
-        let now = Timestamp::now();
-        reading.since.get_or_insert(now);
-        match answer {
-            Err(error) => {
-                debug!(test = %test.name_any(), %error, "master did not answer");
-                reading.error = Some((
-                    now,
-                    format!("{} answered: {error}", api.location(STATS_ENDPOINT)),
-                ));
-            }
-            Ok(payload) => {
-                reading.error = None;
-                if let Some(thresholds) = test.spec.thresholds.as_ref()
-                    && thresholds.stops_on_breach()
-                    && reading.stopped_on_breach.is_none()
-                    && payload.is_running()
-                {
-                    let checks = verdict::evaluate(thresholds, &payload, Scope::MaximumsOnly);
-                    let breached = verdict::breaches(&checks);
-                    if breached.is_empty() {
-                        reading.breached_since = None;
-                    } else {
-                        let since = *reading.breached_since.get_or_insert(now);
-                        let lasted =
-                            Duration::try_from(now.duration_since(since)).unwrap_or(Duration::ZERO);
-                        if lasted >= thresholds.stop_grace_period() {
-                            match api.get(STOP_ENDPOINT).await {
-                                Ok(_) => {
-                                    info!(test = %test.name_any(), %breached, "stopped the test on a threshold breach");
-                                    self.metrics.stopped_on_breach();
-                                    reading.stopped_on_breach = Some((now, breached));
-                                }
-                                Err(error) => {
-                                    warn!(test = %test.name_any(), %error, "cannot stop the test on a threshold breach; retrying next read")
-                                }
-                            }
-                        }
-                    }
-                }
-                let stopped = payload.is_stopped() || reading.stopped_on_breach.is_some();
-                reading.last = Some(Arc::new(Sample { payload, at: now }));
-                if stopped {
-                    // Publish what is known before the capture, which takes a few seconds.
-                    self.readings.put(key.clone(), reading.clone());
-                    tokio::time::sleep(SETTLE).await;
-                    let fallback = reading.last.as_ref().map(|s| s.payload.clone());
-                    let capture = capture(&api, fallback.unwrap_or_default()).await;
-                    reading.capture = Some(Arc::new(capture));
-                }
-            }
-        }
+        let readings = self.readings.clone();
+        let published = key.clone();
+        let reading = read_master(&api, &test, reading, &self.metrics, move |r| {
+            readings.put(published, r)
+        })
+        .await;
         self.readings.put(key.clone(), reading);
         // The controller may have stopped; then nobody needs the trigger.
         let _ = self.trigger.unbounded_send(key);
     }
+}
+
+/// One read of a test's master: the live figures; a stop when a maximum has been breached for
+/// the grace period (stopOnBreach); and, once the master says the test stopped, the capture of
+/// the final figures and the report. `publish` receives the reading before the capture, which
+/// takes a few seconds. Returns the updated reading.
+pub async fn read_master(
+    api: &MasterApi,
+    test: &LocustTest,
+    mut reading: Reading,
+    metrics: &Metrics,
+    publish: impl FnOnce(Reading),
+) -> Reading {
+    let started = Instant::now();
+    let answer = read_stats(api).await;
+    metrics.stats_read(answer.is_ok(), started.elapsed());
+    let now = Timestamp::now();
+    reading.since.get_or_insert(now);
+    let payload = match answer {
+        Err(error) => {
+            debug!(test = %test.name_any(), %error, "master did not answer");
+            reading.error = Some((
+                now,
+                format!("{} answered: {error}", api.location(STATS_ENDPOINT)),
+            ));
+            return reading;
+        }
+        Ok(payload) => payload,
+    };
+    reading.error = None;
+    if let Some(thresholds) = test.spec.thresholds.as_ref()
+        && thresholds.stops_on_breach()
+        && reading.stopped_on_breach.is_none()
+        && payload.is_running()
+    {
+        let checks = verdict::evaluate(thresholds, &payload, Scope::MaximumsOnly);
+        let breached = verdict::breaches(&checks);
+        if breached.is_empty() {
+            reading.breached_since = None;
+        } else {
+            let since = *reading.breached_since.get_or_insert(now);
+            let lasted = Duration::try_from(now.duration_since(since)).unwrap_or(Duration::ZERO);
+            if lasted >= thresholds.stop_grace_period() {
+                match api.get(STOP_ENDPOINT).await {
+                    Ok(_) => {
+                        info!(test = %test.name_any(), %breached, "stopped the test on a threshold breach");
+                        metrics.stopped_on_breach();
+                        reading.stopped_on_breach = Some((now, breached));
+                    }
+                    Err(error) => {
+                        warn!(test = %test.name_any(), %error, "cannot stop the test on a threshold breach; retrying at the next read")
+                    }
+                }
+            }
+        }
+    }
+    let stopped = payload.is_stopped() || reading.stopped_on_breach.is_some();
+    reading.last = Some(Arc::new(Sample { payload, at: now }));
+    if stopped {
+        publish(reading.clone());
+        tokio::time::sleep(SETTLE).await;
+        let fallback = reading
+            .last
+            .as_ref()
+            .map(|s| s.payload.clone())
+            .unwrap_or_default();
+        reading.capture = Some(Arc::new(capture(api, fallback).await));
+    }
+    reading
 }
 
 /// Reads and parses `/stats/requests`.

@@ -283,7 +283,8 @@ fn go_operator_values_map_to_the_same_variables() {
     let mut known: BTreeSet<String> = locust_operator::config::Config::variable_names()
         .into_iter()
         .collect();
-    let run = <locust_operator::operator::RunArgs as clap::Args>::augment_args(clap::Command::new("run"));
+    let run =
+        <locust_operator::operator::RunArgs as clap::Args>::augment_args(clap::Command::new("run"));
     known.extend(
         run.get_arguments()
             .filter_map(|a| a.get_env())

@@ -4,6 +4,10 @@
 //!
 //! One change to the built arguments: workers reach the master at 127.0.0.1 instead of the
 //! Service name `<test>-master`, which only resolves inside a cluster.
+//!
+//! - [`arguments`]: the command lines, exit codes, `--processes`;
+//! - [`stats`]: the operator's stats reader on a real master: live figures, the final result,
+//!   the report and its ConfigMap, stopOnBreach, `--web-base-path`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -13,27 +17,32 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
 use std::time::{Duration, Instant};
 
 #[allow(dead_code)]
+#[path = "../support"]
 mod support {
     pub mod tools;
 }
 
+mod arguments;
+mod stats;
+
 use locust_operator::api::v2::LocustTestSpec;
-use locust_operator::resources::{expected_workers, master_args, worker_args};
+use locust_operator::resources::{master_args, worker_args};
 use serde_json::json;
 
 // The master binds fixed ports (5557, 8089): the tests take turns.
-static SERIAL: Mutex<()> = Mutex::new(());
+pub(crate) static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The Locust executable (`make tools`); a missing one fails the test.
-fn locust() -> PathBuf {
+pub(crate) fn locust() -> PathBuf {
     support::tools::tool("locust").unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A target answering 200 on `/` and 500 on `/fail`; counts the requests.
-fn target() -> (u16, Arc<AtomicUsize>) {
+pub(crate) fn target() -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let hits = Arc::new(AtomicUsize::new(0));
@@ -72,7 +81,7 @@ fn target() -> (u16, Arc<AtomicUsize>) {
     (port, hits)
 }
 
-fn locustfile(dir: &std::path::Path, with_failures: bool) -> PathBuf {
+pub(crate) fn locustfile(dir: &std::path::Path, with_failures: bool) -> PathBuf {
     let path = dir.join("locustfile.py");
     let fail_task = if with_failures {
         "    @task\n    def broken(self):\n        self.client.get(\"/fail\")\n"
@@ -89,7 +98,12 @@ fn locustfile(dir: &std::path::Path, with_failures: bool) -> PathBuf {
     path
 }
 
-fn spec(file: &std::path::Path, port: u16, replicas: i32, worker_extra: &[&str]) -> LocustTestSpec {
+pub(crate) fn spec(
+    file: &std::path::Path,
+    port: u16,
+    replicas: i32,
+    worker_extra: &[&str],
+) -> LocustTestSpec {
     let file = file.display();
     serde_json::from_value(json!({
         "image": "locustio/locust:2.46.7",
@@ -106,14 +120,14 @@ fn spec(file: &std::path::Path, port: u16, replicas: i32, worker_extra: &[&str])
     .unwrap()
 }
 
-struct Run {
-    master_code: i32,
-    worker_codes: Vec<i32>,
-    master_log: String,
-    took: Duration,
+pub(crate) struct Run {
+    pub master_code: i32,
+    pub worker_codes: Vec<i32>,
+    pub master_log: String,
+    pub took: Duration,
 }
 
-fn spawn(args: &[String], log: &std::path::Path) -> Child {
+pub(crate) fn spawn(args: &[String], log: &std::path::Path) -> Child {
     Command::new(locust())
         .args(args)
         .current_dir(log.parent().unwrap())
@@ -124,7 +138,7 @@ fn spawn(args: &[String], log: &std::path::Path) -> Child {
         .unwrap()
 }
 
-fn wait(child: &mut Child, limit: Duration, what: &str) -> i32 {
+pub(crate) fn wait(child: &mut Child, limit: Duration, what: &str) -> i32 {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -138,8 +152,9 @@ fn wait(child: &mut Child, limit: Duration, what: &str) -> i32 {
     }
 }
 
-/// Runs the master and one worker process per replica with the operator's arguments.
-fn run(spec: &LocustTestSpec, dir: &std::path::Path) -> Run {
+/// The master and one worker process per replica, started with the operator's arguments
+/// (workers first, as happens when their pods start before the master's: they wait).
+pub(crate) fn start(spec: &LocustTestSpec, dir: &std::path::Path) -> (Child, Vec<Child>) {
     let master = master_args(spec).unwrap();
     let worker: Vec<String> = worker_args(spec, "demo")
         .unwrap()
@@ -152,12 +167,16 @@ fn run(spec: &LocustTestSpec, dir: &std::path::Path) -> Run {
             }
         })
         .collect();
-    let started = Instant::now();
-    // Workers first, as happens when their pods start before the master's: they wait.
-    let mut workers: Vec<Child> = (0..spec.worker.replicas)
+    let workers: Vec<Child> = (0..spec.worker.replicas)
         .map(|i| spawn(&worker, &dir.join(format!("worker-{i}.log"))))
         .collect();
-    let mut master_process = spawn(&master, &dir.join("master.log"));
+    (spawn(&master, &dir.join("master.log")), workers)
+}
+
+/// Runs the master and one worker process per replica with the operator's arguments.
+pub(crate) fn run(spec: &LocustTestSpec, dir: &std::path::Path) -> Run {
+    let started = Instant::now();
+    let (mut master_process, mut workers) = start(spec, dir);
     let master_code = wait(
         &mut master_process,
         Duration::from_secs(90),
@@ -173,67 +192,4 @@ fn run(spec: &LocustTestSpec, dir: &std::path::Path) -> Run {
         master_log: std::fs::read_to_string(dir.join("master.err")).unwrap_or_default(),
         took: started.elapsed(),
     }
-}
-
-#[test]
-fn operator_arguments_run_a_distributed_test_that_quits_by_itself() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let (port, hits) = target();
-    let spec = spec(&locustfile(dir.path(), false), port, 2, &[]);
-    let run = run(&spec, dir.path());
-    assert_eq!(run.master_code, 0, "master log:\n{}", run.master_log);
-    assert_eq!(run.worker_codes, vec![0, 0]);
-    assert!(
-        run.master_log.contains("2 workers connected"),
-        "{}",
-        run.master_log
-    );
-    assert!(
-        run.master_log.contains("--autoquit time reached"),
-        "{}",
-        run.master_log
-    );
-    assert!(
-        hits.load(Ordering::Relaxed) > 10,
-        "the target saw {} requests",
-        hits.load(Ordering::Relaxed)
-    );
-    eprintln!(
-        "FIGURES: 1 master + 2 workers, 4 s run, quit by itself after {:.1}s",
-        run.took.as_secs_f64()
-    );
-}
-
-#[test]
-fn failed_requests_make_the_master_exit_one_and_workers_zero() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let (port, _) = target();
-    let spec = spec(&locustfile(dir.path(), true), port, 1, &[]);
-    let run = run(&spec, dir.path());
-    // What the diagnosis' MasterFailed message explains.
-    assert_eq!(run.master_code, 1, "master log:\n{}", run.master_log);
-    assert_eq!(run.worker_codes, vec![0]);
-}
-
-#[test]
-fn worker_processes_count_as_expected_workers() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let (port, _) = target();
-    let spec = spec(
-        &locustfile(dir.path(), false),
-        port,
-        1,
-        &["--processes", "2"],
-    );
-    assert_eq!(expected_workers(&spec), 2);
-    let run = run(&spec, dir.path());
-    assert_eq!(run.master_code, 0, "master log:\n{}", run.master_log);
-    assert!(
-        run.master_log.contains("2 workers connected"),
-        "{}",
-        run.master_log
-    );
 }
