@@ -7,6 +7,7 @@ pub mod config;
 pub mod controller;
 pub mod manifests;
 pub mod operator;
+pub mod report;
 pub mod resources;
 pub mod stats;
 pub mod telemetry;

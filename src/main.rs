@@ -43,6 +43,9 @@ enum Command {
         #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
         files: Vec<String>,
     },
+    /// Show the result of a LocustTest and write its HTML report (also `kubectl locust report`
+    /// when installed as `kubectl-locust`).
+    Report(locust_operator::report::ReportArgs),
     /// Print the version.
     Version,
 }
@@ -63,9 +66,33 @@ fn main() -> ExitCode {
             }
         },
         Command::Validate { files } => validate(&files),
+        Command::Report(args) => report(&args),
         Command::Version => {
             println!("locust-k8s-operator {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
+        }
+    }
+}
+
+fn report(args: &locust_operator::report::ReportArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(locust_operator::report::run(args)) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
         }
     }
 }

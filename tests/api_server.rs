@@ -123,8 +123,45 @@ async fn kubectl_get_lotest_shows_the_printer_columns(cluster: &'static Cluster)
     let header = header_of(&text);
     assert_eq!(
         header,
-        ["NAME", "PHASE", "WORKERS", "CONNECTED", "AGE"],
+        [
+            "NAME",
+            "PHASE",
+            "WORKERS",
+            "CONNECTED",
+            "USERS",
+            "RPS",
+            "FAIL%",
+            "AGE"
+        ],
         "{text}"
+    );
+
+    // A running test shows its live figures.
+    let name = fixture.value()["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tests: Api<locust_operator::api::v2::LocustTest> = Api::namespaced(cluster.client(), &ns);
+    tests
+        .patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Running", "connectedWorkers": 1,
+                "liveStats": {"state": "running", "users": 20, "requestsPerSecond": 41.5,
+                    "failPercent": 1.25, "requests": 830, "failures": 10,
+                    "updatedAt": "2026-11-24T10:00:00Z"}}})),
+        )
+        .await
+        .unwrap();
+    let out = cluster.run_kubectl(&["get", "lotest", "-n", &ns, "--no-headers"], None);
+    let row: Vec<String> = stdout(&out)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        row[..7],
+        [&name, "Running", "1", "1", "20", "41.5", "1.25"],
+        "{row:?}"
     );
 
     let out = cluster.run_kubectl(&["get", "lotest", "-n", &ns, "-o", "wide"], None);
@@ -132,7 +169,17 @@ async fn kubectl_get_lotest_shows_the_printer_columns(cluster: &'static Cluster)
     let header = header_of(&text);
     assert_eq!(
         header,
-        ["NAME", "PHASE", "WORKERS", "CONNECTED", "AGE", "IMAGE"],
+        [
+            "NAME",
+            "PHASE",
+            "WORKERS",
+            "CONNECTED",
+            "USERS",
+            "RPS",
+            "FAIL%",
+            "AGE",
+            "IMAGE"
+        ],
         "{text}"
     );
     let row = text.lines().nth(1).unwrap_or("");
@@ -235,6 +282,107 @@ async fn api_server_and_rust_validator_agree_on_every_fixture(cluster: &'static 
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// `kubectl locust report` (the binary installed as the kubectl plugin `kubectl-locust`) prints
+/// the result of a finished test and writes the HTML report kept in its report ConfigMap; the
+/// same command without kubectl answers in JSON.
+async fn kubectl_locust_report_prints_the_result_and_writes_the_html(cluster: &'static Cluster) {
+    install_crd(cluster).await;
+    let ns = cluster.namespace("report").await;
+    let fixture = fixture_named("valid/v2-minimal.yaml");
+    create_strict(cluster, &ns, &fixture.value()).await.unwrap();
+    let name = fixture.value()["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tests: Api<locust_operator::api::v2::LocustTest> = Api::namespaced(cluster.client(), &ns);
+    let test = tests.get(&name).await.unwrap();
+
+    // What the operator stores when the master reports the test stopped.
+    let html = format!(
+        "<html><body>{}</body></html>",
+        "<tr><td>GET /</td></tr>".repeat(20_000)
+    );
+    let parts = locust_operator::resources::report::ReportParts {
+        stats_json: Some("{\"state\": \"stopped\"}".to_string()),
+        report_html: Some(html.clone()),
+        ..Default::default()
+    };
+    let report = locust_operator::resources::report::report_config_map(&test, &parts).unwrap();
+    let maps: Api<ConfigMap> = Api::namespaced(cluster.client(), &ns);
+    maps.create(&PostParams::default(), &report).await.unwrap();
+    tests
+        .patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Succeeded",
+                "conditions": [{"type": "TestCompleted", "status": "True", "reason": "TestSucceeded",
+                    "message": "every threshold met (2 checked)", "lastTransitionTime": "2026-11-24T10:00:00Z"}],
+                "result": {"totalRequests": 1200, "failedRequests": 3, "failureRatio": 0.0025,
+                    "requestsPerSecond": 40.0, "p95ResponseTime": 18.0,
+                    "reportConfigMap": report.metadata.name}}})),
+        )
+        .await
+        .unwrap();
+
+    let plugins = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_locust-k8s-operator"),
+        plugins.path().join("kubectl-locust"),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        plugins.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out_file = plugins.path().join("report.html");
+    let out = Command::new(&cluster.kubectl_path)
+        .args(["locust", "report", &name, "-n", &ns, "--html"])
+        .arg(&out_file)
+        .env("PATH", &path)
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("Test           {ns}/{name}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Verdict        TestSucceeded: every threshold met"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Requests       1200 (3 failed, 0.25%)"),
+        "{text}"
+    );
+    assert!(text.contains("HTML report written to"), "{text}");
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), html);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_locust-k8s-operator"))
+        .args(["report", &name, "-n", &ns, "--json"])
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["phase"], "Succeeded");
+    assert_eq!(value["result"]["totalRequests"], 1200);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_locust-k8s-operator"))
+        .args(["report", "missing", "-n", &ns])
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!("LocustTest missing not found in namespace {ns}")),
+        "{}",
+        stderr(&out)
+    );
 }
 
 async fn spec_is_immutable_but_labels_may_change(cluster: &'static Cluster) {
@@ -441,6 +589,7 @@ fn main() -> ExitCode {
         generated_crd_installs_with_client_side_apply_and_becomes_established,
         kubectl_explain_shows_our_field_descriptions,
         kubectl_get_lotest_shows_the_printer_columns,
+        kubectl_locust_report_prints_the_result_and_writes_the_html,
         api_server_and_rust_validator_agree_on_every_fixture,
         spec_is_immutable_but_labels_may_change,
         service_account_identity_has_only_what_its_role_grants,
