@@ -101,13 +101,13 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
         if old.phase.is_none() {
             extra_events.push(EventNote {
                 warning: false,
-                reason: reason::CHILDREN_CREATED,
+                reason: reason::CREATED,
                 message: format!("created {list}"),
             });
         } else {
             extra_events.push(EventNote {
                 warning: true,
-                reason: reason::CHILDREN_RECREATED,
+                reason: reason::RESOURCE_DELETED,
                 message: format!("{list} disappeared while the test was running; recreated"),
             });
         }
