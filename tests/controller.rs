@@ -375,10 +375,10 @@ async fn v2_test_runs_to_succeeded_with_children_status_and_events(cluster: &'st
 
     let reasons = event_reasons(cluster, &ns, "team.demo").await;
     for reason in [
-        "ChildrenCreated",
+        "Created",
         "TestStarted",
         "AllWorkersConnected",
-        "TestSucceeded",
+        "TestCompleted",
     ] {
         assert!(
             reasons.contains(reason),
@@ -538,7 +538,7 @@ async fn deleted_children_are_recreated_while_running_and_left_alone_after(
     assert!(
         event_reasons(cluster, &ns, "resilient")
             .await
-            .contains("ChildRecreated")
+            .contains("ResourceDeleted")
     );
     assert_eq!(
         phase_of(&tests_api(cluster, &ns).get("resilient").await.unwrap()),

@@ -10,27 +10,33 @@
 //! Equal (absent reads as Equal), one of the three effects and no `tolerationSeconds`. Anything
 //! else stays out of the v1 view rather than being shown half-true.
 //!
-//! # Lossless by annotation
+//! # Lossless: the v2 spec inside the v1 spec
 //!
 //! Every result is compared with what converting it back would give. Where that differs, the
-//! source spec travels in an annotation on the result, as compact JSON:
+//! source spec travels with the result, as compact JSON:
 //!
-//! - v2 -> v1: the whole v2 spec in `locust.io/v2-spec` on the v1 object, whenever the plain v1
-//!   view converted back (and defaulted) is not the v2 spec. Reading it back as v2 starts from the
-//!   stored spec and takes from the v1 object only the facets a v1 user changed (a facet equal to
-//!   the v1 view of the stored spec is unchanged), so editing `workerReplicas` through v1 keeps
-//!   every v2-only field.
-//! - v1 -> v2: the mirror. The whole v1 spec in `locust.io/v1-spec` on the v2 object, whenever
-//!   the v2 form converted back is not the v1 spec. Only `labels: {}` and `annotations: {}` (a
-//!   map with neither role) need it today; every other v1 form has an exact v2 form (an empty
-//!   `affinity: {}` becomes an empty core Affinity, and back).
+//! - v2 -> v1: the whole v2 spec in the v1 field `spec.v2Spec`, whenever the plain v1 view
+//!   converted back (and defaulted) is not the v2 spec. It is generic: any v2 field, present or
+//!   future, travels in it unchanged. Being part of the v1 `spec`, it is covered by the v1
+//!   immutability rule, so the API server refuses a v1 write that drops or edits it (with a rule
+//!   of its own that says what to do) instead of storing a spec without the v2-only fields.
+//!   Reading it back as v2 starts from the stored spec and takes from the v1 object only the
+//!   facets a v1 writer changed (a facet equal to the v1 view of the stored spec is unchanged),
+//!   which matters for a v1 object created from an edited copy of another's v1 view.
+//!   Objects read as v1 before `spec.v2Spec` existed carried the same JSON in the annotation
+//!   `locust.io/v2-spec`; a v1 object that has the annotation but no `spec.v2Spec` (a manifest
+//!   saved from such a read) is read through the annotation.
+//! - v1 -> v2: the mirror. The whole v1 spec in the annotation `locust.io/v1-spec` on the v2
+//!   object, whenever the v2 form converted back is not the v1 spec. Only `labels: {}` and
+//!   `annotations: {}` (a map with neither role) need it today; every other v1 form has an exact
+//!   v2 form (an empty `affinity: {}` becomes an empty core Affinity, and back).
 //!
-//! Each direction removes the annotation it consumed, so `locust.io/v2-spec` never reaches a v2
-//! object and `locust.io/v1-spec` never reaches a v1 object; both are owned by the converter and
-//! overwritten or removed on every conversion. Every other annotation, metadata and status pass
-//! through untouched. Results carry the target schema's defaults, as the API server would apply
-//! them, and inputs are defaulted by their own schema first; for objects the API server holds
-//! (always defaulted), v1 -> v2 -> v1 and v2 -> v1 -> v2 are the identity.
+//! Each direction removes what it consumed, so `spec.v2Spec` and `locust.io/v2-spec` never
+//! reach a v2 object and `locust.io/v1-spec` never reaches a v1 object; they are owned by the
+//! converter and overwritten or removed on every conversion. Every other annotation, metadata
+//! and status pass through untouched. Results carry the target schema's defaults, as the API
+//! server would apply them, and inputs are defaulted by their own schema first; for objects the
+//! API server holds (always defaulted), v1 -> v2 -> v1 and v2 -> v1 -> v2 are the identity.
 
 mod merge;
 mod plain;
@@ -81,6 +87,10 @@ pub enum ConversionError {
         annotation: &'static str,
         source: serde_json::Error,
     },
+    #[error(
+        "spec.v2Spec does not hold a valid locust.io/v2 LocustTest spec ({source}); keep the value the operator wrote, or write the test as locust.io/v2"
+    )]
+    CorruptV2Spec { source: serde_json::Error },
     #[error("the CRD has no schema for LocustTest {version}")]
     MissingSchema { version: &'static str },
     #[error("cannot apply the LocustTest {version} schema defaults: {source}")]
@@ -94,8 +104,16 @@ pub enum ConversionError {
 
 /// Converts a v1 object to v2, the storage version.
 pub fn to_v2(object: &v1::LocustTest) -> Result<v2::LocustTest, ConversionError> {
-    let spec = defaulted_v1(&object.spec)?;
-    let converted = match stored_spec::<v2::LocustTestSpec>(&object.metadata, V2_SPEC_ANNOTATION)? {
+    let mut spec = defaulted_v1(&object.spec)?;
+    let carried = match spec.v2_spec.take() {
+        Some(json) => Some(
+            serde_json::from_str::<v2::LocustTestSpec>(&json)
+                .map_err(|source| ConversionError::CorruptV2Spec { source })?,
+        ),
+        // Written before spec.v2Spec existed.
+        None => stored_spec::<v2::LocustTestSpec>(&object.metadata, V2_SPEC_ANNOTATION)?,
+    };
+    let converted = match carried {
         Some(stored) => merge_v1_changes_into_v2(&defaulted_v2(&stored)?, &spec)?,
         None => defaulted_v2(&plain_v1_to_v2(&spec))?,
     };
@@ -120,13 +138,15 @@ pub fn to_v1(object: &v2::LocustTest) -> Result<v1::LocustTest, ConversionError>
         Some(stored) => merge_v2_changes_into_v1(&defaulted_v1(&stored)?, &spec)?,
         None => defaulted_v1(&plain_v2_to_v1(&spec))?,
     };
+    let mut converted = converted;
+    converted.v2_spec = None;
     let read_back = defaulted_v2(&plain_v1_to_v2(&converted))?;
-    let preserved = (read_back != spec)
+    converted.v2_spec = (read_back != spec)
         .then(|| compact_json(&spec))
         .transpose()?;
     let mut metadata = object.metadata.clone();
     set_annotation(&mut metadata, V1_SPEC_ANNOTATION, None);
-    set_annotation(&mut metadata, V2_SPEC_ANNOTATION, preserved);
+    set_annotation(&mut metadata, V2_SPEC_ANNOTATION, None);
     Ok(v1::LocustTest {
         metadata,
         spec: converted,

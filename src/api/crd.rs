@@ -36,6 +36,8 @@ const MAX_VOLUME_NAME_LENGTH: u64 = 63;
 const MAX_SECRET_MOUNT_NAME_LENGTH: u64 = 63 - SECRET_VOLUME_PREFIX.len() as u64;
 
 const MAX_RESOURCE_ENTRIES: u64 = 16;
+/// `spec.v2Spec` of v1 objects: the size an annotation could hold before it moved there.
+const MAX_V2_SPEC_LENGTH: u64 = 256 * 1024;
 const MAX_QUANTITY_LENGTH: u64 = 64;
 
 /// Served versions, newest first.
@@ -447,6 +449,19 @@ fn shape_v1(schema: &mut Value) {
     }
     name_length_rule(schema);
     immutable_spec_rule(schema);
+    set(
+        schema,
+        "/properties/spec/properties/v2Spec",
+        "maxLength",
+        json!(MAX_V2_SPEC_LENGTH),
+    );
+    // Also covered by the spec rule above; this one says what to do about it.
+    add_rule(
+        schema,
+        "/properties/spec",
+        "has(self.v2Spec) == has(oldSelf.v2Spec) && (!has(self.v2Spec) || self.v2Spec == oldSelf.v2Spec)",
+        "spec.v2Spec holds the locust.io/v2 fields of this test that v1 cannot show; a locust.io/v1 write must keep it exactly as read. Write the test as locust.io/v2 instead (kubectl get locusttests.v2.locust.io NAME -o yaml), or delete it and create it again to change it",
+    );
 }
 
 #[cfg(test)]

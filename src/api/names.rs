@@ -40,10 +40,20 @@ pub const LABEL_K8S_PART_OF: &str = "app.kubernetes.io/part-of";
 /// Value of `app.kubernetes.io/name` on Locust pods.
 pub const APP_NAME_LOCUST: &str = "locust";
 
-/// The label selector that narrows every watch of the operator to its own children.
+/// The label selector that narrows the Job and Service watches to the operator's children.
 pub fn managed_children_selector() -> String {
     format!("{LABEL_K8S_MANAGED_BY}={OPERATOR_NAME}")
 }
+
+/// The label selector of the pod watch: the Go operator's `managed-by` label, which every
+/// Locust pod carries, ours and those of Jobs the Go operator created (a Job's pod template
+/// cannot be relabelled, so those pods never get `app.kubernetes.io/managed-by`).
+pub fn locust_pods_selector() -> String {
+    format!("{LABEL_MANAGED_BY_LEGACY}={OPERATOR_NAME}")
+}
+
+/// Finalizer the Go operator put on every LocustTest; this operator only removes it.
+pub const GO_FINALIZER: &str = "locust.io/cleanup";
 
 // Ports.
 /// Port the master binds for worker connections (`--master-bind-port`).

@@ -99,6 +99,13 @@ pub struct LocustTestSpec {
     /// Tolerations of the Locust pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerations: Option<Vec<LegacyToleration>>,
+
+    /// Written by the operator, never by hand: when a test that uses locust.io/v2 fields is
+    /// read as v1, its whole v2 spec as JSON, so that a v1 client writing the test back loses
+    /// nothing. Keep it exactly as read; a v1 write that changes or drops it is refused (the
+    /// spec is immutable). To see or change those fields, use locust.io/v2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v2_spec: Option<String>,
 }
 
 fn default_worker_replicas() -> i32 {

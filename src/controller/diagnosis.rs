@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use regex::Regex;
 
-use crate::api::names::{LABEL_K8S_COMPONENT, Role};
+use crate::api::names::{LABEL_K8S_COMPONENT, LABEL_POD_NAME, Role};
 
 /// Stable reasons, used in conditions, events and metrics.
 pub mod reason {
@@ -43,19 +43,21 @@ pub struct Diagnosis {
     pub pending: Option<(Finding, Duration)>,
 }
 
-/// Which role a pod of ours plays.
+/// Which role a Locust pod plays: `app.kubernetes.io/component`, or for a pod of a Job the Go
+/// operator created (it lacks that label) the suffix of `performance-test-pod-name`.
 pub fn role_of(pod: &Pod) -> Option<Role> {
-    match pod
-        .metadata
-        .labels
-        .as_ref()?
-        .get(LABEL_K8S_COMPONENT)?
-        .as_str()
-    {
-        "master" => Some(Role::Master),
-        "worker" => Some(Role::Worker),
-        _ => None,
+    let labels = pod.metadata.labels.as_ref()?;
+    if let Some(component) = labels.get(LABEL_K8S_COMPONENT) {
+        return match component.as_str() {
+            "master" => Some(Role::Master),
+            "worker" => Some(Role::Worker),
+            _ => None,
+        };
     }
+    let pod_name = labels.get(LABEL_POD_NAME)?;
+    [Role::Master, Role::Worker]
+        .into_iter()
+        .find(|role| pod_name.ends_with(&format!("-{}", role.as_str())))
 }
 
 /// Diagnoses the pods of one test.
@@ -402,6 +404,33 @@ mod tests {
         let fatal = diagnose(&[&p], now(), GRACE).fatal.unwrap();
         assert_eq!(fatal.reason, reason::MASTER_FAILED);
         assert!(fatal.message.contains("exits 1 when any request failed"));
+    }
+
+    #[test]
+    fn go_operator_pods_get_their_role_from_the_pod_name_label() {
+        let text = include_str!("../../tests/fixtures/go-operator-2.3.0/pods.yaml");
+        let list: serde_json::Value = serde_yaml::from_str(text).unwrap();
+        let roles: Vec<_> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| {
+                let pod: Pod = serde_json::from_value(item.clone()).unwrap();
+                role_of(&pod)
+            })
+            .collect();
+        assert_eq!(roles.len(), 3);
+        assert_eq!(
+            roles.iter().filter(|r| **r == Some(Role::Master)).count(),
+            1
+        );
+        assert_eq!(
+            roles.iter().filter(|r| **r == Some(Role::Worker)).count(),
+            2
+        );
+        // Our own label wins.
+        let ours = pod("master", 5, json!({"phase": "Running"}));
+        assert_eq!(role_of(&ours), Some(Role::Master));
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! The controller: turns LocustTests into running tests and reports them truthfully.
 //!
-//! Watches are narrow: LocustTests, plus Jobs, Services and Pods carrying the operator's
-//! `app.kubernetes.io/managed-by` label, so memory does not grow with unrelated workloads. The
+//! Watches are narrow: LocustTests, plus Jobs and Services carrying the operator's
+//! `app.kubernetes.io/managed-by` label and Pods carrying the Go operator's `managed-by` label
+//! (every Locust pod has it, including those of tests the Go operator started: see
+//! [`adoption`]), so memory does not grow with unrelated workloads. The
 //! reflectors run on their own tasks and the controller starts once every cache has synced,
 //! so a reconcile never mistakes a cache still filling for a deleted child.
 
+mod adoption;
 pub mod diagnosis;
 mod error;
 pub mod leader;
@@ -29,7 +32,9 @@ use tracing::{info, warn};
 
 pub use error::Error;
 
-use crate::api::names::{LABEL_TEST_NAME, OPERATOR_NAME, managed_children_selector};
+use crate::api::names::{
+    LABEL_TEST_NAME, OPERATOR_NAME, locust_pods_selector, managed_children_selector,
+};
 use crate::api::v2::LocustTest;
 use crate::config::Config;
 use crate::stats::{Poller, Readings};
@@ -139,8 +144,11 @@ pub async fn run(
     let (tests, tests_stream, t1) =
         reflect(api::<LocustTest>(&client, ns), watcher::Config::default());
     let (jobs, jobs_stream, t2) = reflect(api::<Job>(&client, ns), children.clone());
-    let (services, services_stream, t3) = reflect(api::<Service>(&client, ns), children.clone());
-    let (pods, pods_stream, t4) = reflect(api::<Pod>(&client, ns), children);
+    let (services, services_stream, t3) = reflect(api::<Service>(&client, ns), children);
+    let (pods, pods_stream, t4) = reflect(
+        api::<Pod>(&client, ns),
+        watcher::Config::default().labels(&locust_pods_selector()),
+    );
     let tasks = [t1, t2, t3, t4];
 
     let closed = |what| move |_| Error::CacheClosed(what);

@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 
 use super::results::{ReportOutcome, StatsView};
 use super::status::{self, EventNote, Observed, Outcome, reason};
-use super::{Context, Error};
+use super::{Context, Error, adoption};
 use crate::api::names::{FIELD_MANAGER, LABEL_TEST_NAME};
 use crate::api::v2::{LocustTest, LocustTestStatus, Phase};
 use crate::api::validation::validate_object;
@@ -46,6 +46,10 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
         .namespace()
         .ok_or(Error::MissingMetadata("namespace"))?;
     let name = test.name_any();
+    // Tests the Go operator created carry its finalizer (adoption.rs).
+    if let Some(action) = adoption::release_go_finalizer(test, ctx).await? {
+        return Ok(action);
+    }
     if test.metadata.deletion_timestamp.is_some() {
         // Garbage collection removes the children; nothing to do.
         return Ok(Action::await_change());
@@ -105,13 +109,13 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
         if old.phase.is_none() {
             extra_events.push(EventNote {
                 warning: false,
-                reason: reason::CHILDREN_CREATED,
+                reason: reason::CREATED,
                 message: format!("created {list}"),
             });
         } else {
             extra_events.push(EventNote {
                 warning: true,
-                reason: reason::CHILDREN_RECREATED,
+                reason: reason::RESOURCE_DELETED,
                 message: format!("{list} disappeared while the test was running; recreated"),
             });
         }
@@ -356,6 +360,10 @@ where
             .owner_references()
             .iter()
             .any(|o| Some(&o.uid) == test.metadata.uid.as_ref());
+        if ours {
+            // The Go operator's children lack the label the watches select on (adoption.rs).
+            adoption::adopt_child(&api, &existing, child, test).await?;
+        }
         return Ok(if ours {
             Step::Present
         } else {

@@ -29,15 +29,29 @@ pub mod condition {
     pub const THRESHOLDS_MET: &str = "ThresholdsMet";
 }
 
-/// Condition reasons and event reasons that are not pod diagnoses.
+/// Condition reasons and event reasons that are not pod diagnoses. Where one means what a
+/// reason of the Go operator (2.3.0) meant, it has the Go name, so alerts, dashboards and
+/// scripts written for it keep matching; finer reasons of ours keep their own names
+/// (docs/upgrade.md maps them).
 pub mod reason {
-    pub const CHILDREN_CREATED: &str = "ChildrenCreated";
-    pub const CHILDREN_RECREATED: &str = "ChildRecreated";
-    pub const WAITING_FOR_WORKERS: &str = "WaitingForWorkers";
+    /// Ready=True: the master Service, master Job and worker Job exist.
+    pub const RESOURCES_CREATED: &str = "ResourcesCreated";
+    /// WorkersConnected=False: fewer workers connected than expected.
+    pub const WORKERS_MISSING: &str = "WorkersMissing";
+    /// WorkersConnected=True, and the event announcing it.
     pub const ALL_WORKERS_CONNECTED: &str = "AllWorkersConnected";
     pub const TEST_IN_PROGRESS: &str = "TestInProgress";
+    /// TestCompleted=True on success.
     pub const TEST_SUCCEEDED: &str = "TestSucceeded";
+    /// Event: the children were created.
+    pub const CREATED: &str = "Created";
+    /// Event (Warning): a child was deleted while the test ran; it was recreated.
+    pub const RESOURCE_DELETED: &str = "ResourceDeleted";
+    /// Event: the test reached Running.
     pub const TEST_STARTED: &str = "TestStarted";
+    /// Event: the test reached Succeeded.
+    pub const TEST_COMPLETED: &str = "TestCompleted";
+    /// Event (Warning): the test reached Failed; the note carries the finer reason.
     pub const TEST_FAILED: &str = "TestFailed";
     pub const INVALID_SPEC: &str = "InvalidSpec";
     pub const FORBIDDEN_BY_CONFIG: &str = "ForbiddenByOperatorConfig";
@@ -114,7 +128,7 @@ pub fn derive(old: &LocustTestStatus, seen: &Observed<'_>) -> Outcome {
         seen,
         condition::READY,
         true,
-        reason::CHILDREN_CREATED,
+        reason::RESOURCES_CREATED,
         "the master Service, master Job and worker Job exist".to_string(),
     );
 
@@ -146,7 +160,7 @@ pub fn derive(old: &LocustTestStatus, seen: &Observed<'_>) -> Outcome {
         if all_connected {
             reason::ALL_WORKERS_CONNECTED
         } else {
-            reason::WAITING_FOR_WORKERS
+            reason::WORKERS_MISSING
         },
         format!(
             "{connected}/{} workers connected{estimate_note}",
@@ -201,7 +215,7 @@ pub fn derive(old: &LocustTestStatus, seen: &Observed<'_>) -> Outcome {
             finish(&mut status, seen, true, reason::TEST_SUCCEEDED, message);
             events.push(EventNote {
                 warning: false,
-                reason: reason::TEST_SUCCEEDED,
+                reason: reason::TEST_COMPLETED,
                 message: "the test finished successfully".to_string(),
             });
         }

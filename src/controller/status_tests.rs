@@ -71,6 +71,28 @@ fn new_test_is_pending_with_all_conditions() {
         condition(&out.status, condition::TEST_COMPLETED).status,
         "False"
     );
+    // The Go operator's reasons, where they mean the same.
+    let reasons: Vec<(&str, &str)> = [
+        condition::READY,
+        condition::WORKERS_CONNECTED,
+        condition::TEST_COMPLETED,
+        condition::PODS_HEALTHY,
+    ]
+    .iter()
+    .map(|t| {
+        let c = condition(&out.status, t);
+        (c.status.as_str(), c.reason.as_str())
+    })
+    .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("True", "ResourcesCreated"),
+            ("False", "WorkersMissing"),
+            ("False", "TestInProgress"),
+            ("True", "PodsStarting"),
+        ]
+    );
     assert!(out.events.is_empty());
 }
 
@@ -154,7 +176,7 @@ fn completed_master_job_succeeds_and_is_final() {
     assert!(
         out.events
             .iter()
-            .any(|e| e.reason == reason::TEST_SUCCEEDED && !e.warning)
+            .any(|e| e.reason == reason::TEST_COMPLETED && !e.warning)
     );
 
     // Children vanish afterwards (TTL): nothing changes any more.

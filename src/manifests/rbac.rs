@@ -147,6 +147,14 @@ pub fn controller_rules() -> Vec<Rule> {
             &["get", "list", "watch"],
         ),
         rule(
+            "remove the Go operator's finalizer locust.io/cleanup from the tests it created, so deleting them does not hang (a merge patch of metadata.finalizers; the spec stays immutable)",
+            When::Always,
+            &[GROUP],
+            &[PLURAL],
+            &[],
+            &["patch"],
+        ),
+        rule(
             "report phase, conditions and results",
             When::Always,
             &[GROUP],

@@ -72,6 +72,7 @@ pub fn sample_v1() -> v1::LocustTest {
         annotations: None,
         affinity: None,
         tolerations: None,
+        v2_spec: None,
     };
     v1::LocustTest::new("demo-v1", spec)
 }

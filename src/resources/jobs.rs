@@ -14,7 +14,6 @@ use crate::api::names::Role;
 use crate::api::v2::LocustTest;
 use crate::config::Config;
 
-use super::labels::object_labels;
 use super::pod::locust_pod_template;
 use super::{BuildError, Owner};
 
@@ -54,14 +53,23 @@ fn job(
     pod_failure_policy: Option<PodFailurePolicy>,
 ) -> Result<Job, BuildError> {
     let owner = Owner::of(test)?;
+    let template = locust_pod_template(test, &owner, config, role)?;
+    // The Jobs carry their pods' labels. The Go operator left a Job's labels empty and the API
+    // server copied the pod template's onto it, so selectors written against Go Jobs
+    // (`kubectl get jobs -l performance-test-pod-name=<name>-master`, a user label) match.
+    let labels = template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
     Ok(Job {
-        metadata: owner.child_metadata(role, object_labels(owner.name, role)),
+        metadata: owner.child_metadata(role, labels),
         spec: Some(JobSpec {
             parallelism: Some(parallelism),
             backoff_limit: Some(0),
             ttl_seconds_after_finished: config.job_ttl_seconds_after_finished,
             pod_failure_policy,
-            template: locust_pod_template(test, &owner, config, role)?,
+            template,
             ..JobSpec::default()
         }),
         status: None,

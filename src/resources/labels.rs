@@ -7,8 +7,10 @@
 //! it names the higher-level application a component belongs to, which is the user's system
 //! under test, not the operator; `managed-by` already says who made the object.
 //!
-//! Pods also carry the Go operator's labels, so selectors, dashboards and scripts written for
-//! it keep working.
+//! Pods and Jobs also carry the Go operator's labels (`app`, `managed-by`,
+//! `performance-test-name`, `performance-test-pod-name`) and the user's pod labels, as the Go
+//! operator's did, so selectors, dashboards and scripts written for it keep working. The Go
+//! master Service had no labels; ours has only the recommended ones.
 
 use std::collections::BTreeMap;
 
@@ -19,7 +21,8 @@ use crate::api::names::{
     OPERATOR_NAME, RESERVED_POD_LABEL_KEYS, Role, child_name,
 };
 
-/// Labels of a child object (Job, Service) of `role`.
+/// The recommended labels of a child of `role`: all the Service carries, and the base of the
+/// pod (and Job) labels.
 pub(crate) fn object_labels(test_name: &str, role: Role) -> BTreeMap<String, String> {
     [
         (LABEL_K8S_MANAGED_BY, OPERATOR_NAME),

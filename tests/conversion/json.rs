@@ -39,6 +39,7 @@ pub fn arbitrary_json() -> BoxedStrategy<Value> {
             "workerReplicas",
             "testFiles",
             "name",
+            "v2Spec",
             V1_SPEC_ANNOTATION,
             V2_SPEC_ANNOTATION,
         ])

@@ -143,6 +143,7 @@ pub fn v1_spec() -> BoxedStrategy<v1::LocustTestSpec> {
                     annotations,
                     affinity,
                     tolerations,
+                    v2_spec: None,
                 };
                 defaulted("v1", &spec)
             },

@@ -17,23 +17,16 @@ use crate::support::Cluster;
 use crate::support::fixtures;
 
 pub fn trials() -> Vec<Trial> {
-    let mut trials = crate::trials![
+    crate::trials![
         v1_manifest_applied_with_kubectl_reads_as_v2_with_defaults_filled,
         v2_only_fields_survive_a_v1_read_and_a_metadata_update_through_v1,
+        a_v1_write_that_drops_or_edits_v2_only_data_is_refused,
+        a_v1_manifest_saved_with_the_old_annotation_is_created_whole,
         a_namespace_holding_both_versions_lists_as_either,
         every_valid_fixture_survives_round_trips_through_the_api_server,
         an_unconvertible_object_reaches_the_client_as_the_webhook_message,
         conversion_throughput_through_the_api_server,
-    ];
-    // Known gap, kept as a reproduction (run with --ignored): see the function's comment.
-    trials.push(
-        crate::support::harness::trial(
-            "a_v1_write_that_drops_the_v2_spec_annotation_is_refused",
-            a_v1_write_that_drops_the_v2_spec_annotation_is_refused,
-        )
-        .with_ignored_flag(true),
-    );
-    trials
+    ]
 }
 
 fn kubectl(cluster: &Cluster, args: &[&str], stdin: Option<&str>) -> String {
@@ -128,13 +121,16 @@ async fn v2_only_fields_survive_a_v1_read_and_a_metadata_update_through_v1(
         .unwrap();
     let original = data(&v2_api.get(&name).await.unwrap());
 
-    // Read as v1: the v1 view, with the v2 spec kept in the annotation.
+    // Read as v1: the v1 view, with the v2 spec kept in spec.v2Spec.
     let mut as_v1 = data(&v1_api.get(&name).await.unwrap());
     assert_eq!(as_v1["apiVersion"], "locust.io/v1");
     assert_eq!(as_v1["spec"]["workerReplicas"], 500);
     assert_eq!(as_v1["spec"]["image"], full["spec"]["image"]);
+    assert!(as_v1["spec"]["v2Spec"].is_string(), "{:#}", as_v1["spec"]);
     assert!(
-        as_v1["metadata"]["annotations"][V2_SPEC_ANNOTATION].is_string(),
+        as_v1["metadata"]["annotations"]
+            .get(V2_SPEC_ANNOTATION)
+            .is_none(),
         "{:#}",
         as_v1["metadata"]
     );
@@ -161,13 +157,15 @@ async fn v2_only_fields_survive_a_v1_read_and_a_metadata_update_through_v1(
         None,
     );
 
-    // And the v1 manifest re-applied with kubectl apply (it has no converter annotation, but
-    // apply leaves annotations it did not set alone).
+    // And a v1 manifest re-applied with kubectl apply: as a user writes it, without
+    // spec.v2Spec, which apply leaves alone since it did not set it.
+    let mut user_spec = as_v1["spec"].clone();
+    user_spec.as_object_mut().unwrap().remove("v2Spec");
     let mut manifest_v1 = json!({
         "apiVersion": "locust.io/v1",
         "kind": "LocustTest",
         "metadata": { "name": name, "labels": { "applied": "v1" } },
-        "spec": as_v1["spec"],
+        "spec": user_spec,
     });
     manifest_v1["metadata"]["labels"]["team"] = json!("checkout");
     kubectl(
@@ -530,38 +528,158 @@ fn review_count(cluster: &'static Cluster) -> u64 {
         .unwrap_or(0)
 }
 
-/// KNOWN GAP (ignored until fixed). The API server validates a write in the version it was sent
-/// in, so the v1 rule `self == oldSelf` compares v1 views: a v1 write that drops (or edits) the
-/// `locust.io/v2-spec` annotation passes it, and the conversion to v2 then stores a spec without
-/// the v2-only fields (or with the edited ones), bypassing immutability and the v2 rules. Fixing
-/// it needs a check in v2 terms (a ValidatingAdmissionPolicy matching v2 with
-/// `matchPolicy: Equivalent`, Kubernetes 1.30+) or the v2 spec kept inside the v1 `spec` (then
-/// the v1 rule covers it).
-async fn a_v1_write_that_drops_the_v2_spec_annotation_is_refused(cluster: &'static Cluster) {
-    let ns = prepare(cluster, "annotation-drop").await;
+/// The API server validates a write in the version it was sent in. The v2 fields v1 cannot show
+/// are inside the v1 `spec` (`spec.v2Spec`), so the v1 immutability rule covers them: a v1
+/// write that drops or edits them is refused with a message saying what to do, instead of
+/// being stored as a v2 spec without them. Writes that keep it (server-side apply of a v1
+/// manifest that lacks it, a PUT of the object as read) go through and lose nothing.
+async fn a_v1_write_that_drops_or_edits_v2_only_data_is_refused(cluster: &'static Cluster) {
+    let ns = prepare(cluster, "v2spec-drop").await;
     let full = fixture("valid/v2-full.yaml").value();
     let name = full["metadata"]["name"].as_str().unwrap().to_string();
-    locust_tests(cluster, &ns, V2)
+    let v2_api = locust_tests(cluster, &ns, V2);
+    v2_api
         .create(&PostParams::default(), &to_create(&full, &name))
         .await
         .unwrap();
+    let original = data(&v2_api.get(&name).await.unwrap());
     let v1_api = locust_tests(cluster, &ns, V1);
-    let mut stripped = data(&v1_api.get(&name).await.unwrap());
-    stripped["metadata"]["annotations"]
-        .as_object_mut()
-        .unwrap()
-        .remove(V2_SPEC_ANNOTATION);
-    let written = v1_api
+    let as_read = data(&v1_api.get(&name).await.unwrap());
+
+    let refusal = |what: &str, mut change: Box<dyn FnMut(&mut Value)>| {
+        let mut object = as_read.clone();
+        change(&mut object);
+        let api = v1_api.clone();
+        let name = name.clone();
+        let what = what.to_string();
+        async move {
+            let error = api
+                .replace(
+                    &name,
+                    &PostParams::default(),
+                    &serde_json::from_value(object).unwrap(),
+                )
+                .await
+                .expect_err(&format!("{what}: accepted"));
+            let text = error.to_string();
+            assert!(
+                text.contains("spec.v2Spec holds the locust.io/v2 fields"),
+                "{what}: {text}"
+            );
+            assert!(
+                text.contains("Write the test as locust.io/v2"),
+                "{what}: {text}"
+            );
+        }
+    };
+    // A full replace of an object that lost it (kubectl edit, kubectl replace, a PUT).
+    refusal(
+        "spec.v2Spec dropped",
+        Box::new(|o| {
+            o["spec"].as_object_mut().unwrap().remove("v2Spec");
+        }),
+    )
+    .await;
+    // The same, by a client that still writes the annotation of older releases.
+    refusal(
+        "spec.v2Spec moved back into the annotation",
+        Box::new(|o| {
+            let json = o["spec"].as_object_mut().unwrap().remove("v2Spec").unwrap();
+            o["metadata"]["annotations"][V2_SPEC_ANNOTATION] = json;
+        }),
+    )
+    .await;
+    // An edit of a v2-only field inside it.
+    refusal(
+        "a v2-only field edited in spec.v2Spec",
+        Box::new(|o| {
+            let mut spec: Value =
+                serde_json::from_str(o["spec"]["v2Spec"].as_str().unwrap()).unwrap();
+            spec["master"]["extraArgs"] = json!(["--loglevel", "DEBUG"]);
+            o["spec"]["v2Spec"] = json!(spec.to_string());
+        }),
+    )
+    .await;
+
+    // Writes that keep it go through: the object as read (a metadata change) ...
+    let mut relabelled = as_read.clone();
+    relabelled["metadata"]["labels"] = json!({"kept": "yes"});
+    v1_api
         .replace(
             &name,
             &PostParams::default(),
-            &serde_json::from_value(stripped).unwrap(),
+            &serde_json::from_value(relabelled).unwrap(),
         )
-        .await;
-    let now = data(&locust_tests(cluster, &ns, V2).get(&name).await.unwrap());
-    assert!(
-        written.is_err(),
-        "accepted; the stored v2 spec lost its v2-only fields: {:?}",
-        first_difference(&now["spec"], &full["spec"], "spec")
+        .await
+        .unwrap();
+    // ... and server-side apply of a v1 manifest as a user writes it, without spec.v2Spec.
+    let mut user_spec = as_read["spec"].clone();
+    user_spec.as_object_mut().unwrap().remove("v2Spec");
+    let manifest = json!({
+        "apiVersion": "locust.io/v1", "kind": "LocustTest",
+        "metadata": {"name": name, "labels": {"applied": "server-side"}},
+        "spec": user_spec,
+    });
+    kubectl(
+        cluster,
+        &["apply", "--server-side", "-n", &ns, "-f", "-"],
+        Some(&manifest.to_string()),
     );
+
+    let now = data(&v2_api.get(&name).await.unwrap());
+    assert_eq!(now["metadata"]["labels"]["applied"], "server-side");
+    assert_same(
+        &quantities_as_strings(&now["spec"]),
+        &quantities_as_strings(&original["spec"]),
+        "the v2 spec after refused and accepted v1 writes",
+    );
+}
+
+/// A v1 manifest saved from a v1 read before `spec.v2Spec` existed carries the v2 spec in the
+/// annotation `locust.io/v2-spec`; created again (another cluster, a backup restore) it comes
+/// back whole, and reads as v1 with `spec.v2Spec` from then on.
+async fn a_v1_manifest_saved_with_the_old_annotation_is_created_whole(cluster: &'static Cluster) {
+    let ns = prepare(cluster, "old-annotation").await;
+    let full = fixture("valid/v2-full.yaml").value();
+    let name = full["metadata"]["name"].as_str().unwrap().to_string();
+    let v2_api = locust_tests(cluster, &ns, V2);
+    v2_api
+        .create(&PostParams::default(), &to_create(&full, &name))
+        .await
+        .unwrap();
+    let original = data(&v2_api.get(&name).await.unwrap());
+    let mut saved = data(&locust_tests(cluster, &ns, V1).get(&name).await.unwrap());
+    let json = saved["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("v2Spec")
+        .unwrap();
+    let manifest = json!({
+        "apiVersion": "locust.io/v1", "kind": "LocustTest",
+        "metadata": {"name": "restored", "annotations": {V2_SPEC_ANNOTATION: json}},
+        "spec": saved["spec"],
+    });
+    kubectl(
+        cluster,
+        &["apply", "-n", &ns, "-f", "-"],
+        Some(&manifest.to_string()),
+    );
+    let restored = data(&v2_api.get("restored").await.unwrap());
+    assert_same(
+        &quantities_as_strings(&restored["spec"]),
+        &quantities_as_strings(&original["spec"]),
+        "a test created from a v1 manifest with the old annotation",
+    );
+    assert!(
+        restored["metadata"]["annotations"]
+            .get(V2_SPEC_ANNOTATION)
+            .is_none()
+    );
+    let as_v1 = data(
+        &locust_tests(cluster, &ns, V1)
+            .get("restored")
+            .await
+            .unwrap(),
+    );
+    assert!(as_v1["spec"]["v2Spec"].is_string());
 }

@@ -102,6 +102,7 @@ pub(super) fn plain_v2_to_v1(spec: &v2::LocustTestSpec) -> v1::LocustTestSpec {
         tolerations: scheduling
             .and_then(|s| s.tolerations.as_ref())
             .and_then(|list| list.iter().map(toleration_to_v1).collect()),
+        v2_spec: None,
     }
 }
 

@@ -35,7 +35,7 @@ fn every_child_and_pod_carries_the_label_the_watches_select_on() {
 }
 
 #[test]
-fn jobs_and_service_carry_recommended_labels_with_their_component() {
+fn service_carries_recommended_labels_and_jobs_their_pods_labels() {
     let children = build(&base());
     let expected = |component| {
         vec![
@@ -50,14 +50,14 @@ fn jobs_and_service_carry_recommended_labels_with_their_component() {
         labels(&children.service.metadata.labels),
         expected("master")
     );
-    assert_eq!(
-        labels(&children.master_job.metadata.labels),
-        expected("master")
-    );
-    assert_eq!(
-        labels(&children.worker_job.metadata.labels),
-        expected("worker")
-    );
+    // A Go Job carried its pod template's labels (the API server copied them): so do ours.
+    for job in [&children.master_job, &children.worker_job] {
+        assert_eq!(job.metadata.labels, pod_meta(job).labels);
+    }
+    let master_job = labels(&children.master_job.metadata.labels);
+    for label in expected("master") {
+        assert!(master_job.contains(&label), "{label:?} in {master_job:?}");
+    }
     assert!(
         !children
             .service
@@ -70,7 +70,7 @@ fn jobs_and_service_carry_recommended_labels_with_their_component() {
 }
 
 #[test]
-fn pods_carry_the_go_operator_labels() {
+fn jobs_and_pods_carry_the_go_operator_labels() {
     let mut test = base();
     test.metadata.name = Some("team.checkout".to_string());
     let children = build(&test);
@@ -78,6 +78,7 @@ fn pods_carry_the_go_operator_labels() {
         (&children.master_job, "team-checkout-master", "master"),
         (&children.worker_job, "team-checkout-worker", "worker"),
     ] {
+        assert_eq!(labels(&job.metadata.labels), labels(&pod_meta(job).labels));
         assert_eq!(
             labels(&pod_meta(job).labels),
             vec![
@@ -133,11 +134,9 @@ worker: {labels: {pool: spot}}
     assert_eq!(worker["pool"], "spot");
     assert_eq!(worker["app"], "demo");
     assert!(!worker.contains_key("team"));
-    // Job objects carry only the operator's labels.
-    assert_eq!(
-        children.master_job.metadata.labels,
-        build(&base()).master_job.metadata.labels
-    );
+    // Job objects carry their pods' labels, the user's included, as Go Jobs did.
+    assert_eq!(children.master_job.metadata.labels, Some(master));
+    assert_eq!(children.worker_job.metadata.labels, Some(worker));
 }
 
 #[test]

@@ -140,7 +140,7 @@ fn minimal_master_job_is_exactly_this() {
         "metadata": {
             "name": "demo-master",
             "namespace": "load",
-            "labels": labels,
+            "labels": pod_labels,
             "ownerReferences": [{
                 "apiVersion": "locust.io/v2", "kind": "LocustTest", "name": "demo",
                 "uid": UID, "controller": true,

@@ -1,4 +1,4 @@
-//! Round trips through the annotations, and edits made in the other version.
+//! Round trips through `spec.v2Spec` and the annotations, and edits made in the other version.
 
 use super::*;
 
@@ -8,8 +8,9 @@ fn v2_only_fields_survive_a_v1_round_trip() {
     assert_eq!(v2, to_v2(&to_v1(&v2).unwrap()).unwrap());
     let original = v2_object(rich_v2());
     let v1 = to_v1(&original).unwrap();
-    let stored = annotation(&v1.metadata, V2_SPEC_ANNOTATION).expect("v2 spec annotation");
+    let stored = v1.spec.v2_spec.as_deref().expect("spec.v2Spec");
     let stored: Value = serde_json::from_str(stored).unwrap();
+    assert_eq!(annotation(&v1.metadata, V2_SPEC_ANNOTATION), None);
     assert_eq!(stored, spec_json(&defaulted_v2(&original.spec).unwrap()));
     // v1 readers still see what v1 can hold.
     assert_eq!(v1.spec.config_map.as_deref(), Some("demo-src"));
@@ -116,9 +117,7 @@ fn foreign_annotations_are_untouched() {
     let mut original = v2_object(rich_v2());
     original.metadata.annotations = Some(foreign.clone());
     let v1 = to_v1(&original).unwrap();
-    let mut on_v1 = v1.metadata.annotations.clone().unwrap();
-    assert!(on_v1.remove(V2_SPEC_ANNOTATION).is_some());
-    assert_eq!(on_v1, foreign);
+    assert_eq!(v1.metadata.annotations, Some(foreign.clone()));
     let back = to_v2(&v1).unwrap();
     assert_eq!(back.metadata.annotations, Some(foreign));
 }
@@ -130,12 +129,55 @@ fn our_annotations_never_leak_into_the_other_version() {
     let v2 = to_v2(&v1).unwrap();
     assert_eq!(annotation(&v2.metadata, V2_SPEC_ANNOTATION), None);
     assert_eq!(annotation(&v2.metadata, V1_SPEC_ANNOTATION), None);
-    let mut v2 = v2_object(minimal_v2());
-    set_annotation(&mut v2.metadata, V2_SPEC_ANNOTATION, Some("stale".into()));
-    let v1 = to_v1(&v2).unwrap();
-    let stored = annotation(&v1.metadata, V2_SPEC_ANNOTATION).unwrap();
-    assert_ne!(stored, "stale");
-    assert_eq!(annotation(&v1.metadata, V1_SPEC_ANNOTATION), None);
+    for spec in [minimal_v2(), rich_v2()] {
+        let mut v2 = v2_object(spec);
+        set_annotation(&mut v2.metadata, V2_SPEC_ANNOTATION, Some("stale".into()));
+        let v1 = to_v1(&v2).unwrap();
+        assert_eq!(annotation(&v1.metadata, V2_SPEC_ANNOTATION), None);
+        assert_eq!(annotation(&v1.metadata, V1_SPEC_ANNOTATION), None);
+        assert_ne!(v1.spec.v2_spec.as_deref(), Some("stale"));
+    }
+    // spec.v2Spec is not a v2 field: it cannot reach a v2 object.
+    let v2 = to_v2(&to_v1(&v2_object(rich_v2())).unwrap()).unwrap();
+    assert!(!serde_json::to_string(&v2).unwrap().contains("v2Spec"));
+}
+
+#[test]
+fn a_v1_object_saved_with_the_old_annotation_reads_through_it() {
+    // Read as v1 before spec.v2Spec existed, saved, and created again from the saved manifest.
+    let original = v2_object(rich_v2());
+    let mut saved = to_v1(&original).unwrap();
+    let json = saved.spec.v2_spec.take().unwrap();
+    set_annotation(&mut saved.metadata, V2_SPEC_ANNOTATION, Some(json));
+    let v2 = to_v2(&saved).unwrap();
+    assert_eq!(v2.spec, defaulted_v2(&original.spec).unwrap());
+    assert_eq!(annotation(&v2.metadata, V2_SPEC_ANNOTATION), None);
+    // Read as v1 again, the data is in spec.v2Spec and the annotation is gone.
+    let again = to_v1(&v2).unwrap();
+    assert_eq!(annotation(&again.metadata, V2_SPEC_ANNOTATION), None);
+    assert!(again.spec.v2_spec.is_some());
+}
+
+#[test]
+fn spec_v2_spec_wins_over_the_old_annotation() {
+    let original = v2_object(rich_v2());
+    let mut v1 = to_v1(&original).unwrap();
+    let other = to_v1(&v2_object(with(rich_v2(), json!({"image": "other:1"}))))
+        .unwrap()
+        .spec
+        .v2_spec;
+    set_annotation(&mut v1.metadata, V2_SPEC_ANNOTATION, other);
+    let v2 = to_v2(&v1).unwrap();
+    assert_eq!(v2.spec, defaulted_v2(&original.spec).unwrap());
+}
+
+#[test]
+fn corrupt_spec_v2_spec_is_an_error_naming_it() {
+    let mut v1 = to_v1(&v2_object(rich_v2())).unwrap();
+    v1.spec.v2_spec = Some("{not json".into());
+    let error = to_v2(&v1).unwrap_err();
+    assert!(matches!(error, ConversionError::CorruptV2Spec { .. }));
+    assert!(error.to_string().contains("spec.v2Spec"), "{error}");
 }
 
 #[test]

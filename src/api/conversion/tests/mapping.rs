@@ -170,7 +170,7 @@ fn v2_affinity_v1_cannot_express_stays_out_of_v1_and_survives() {
         let original = v2_object(with(minimal_v2(), json!({"scheduling": scheduling})));
         let v1 = to_v1(&original).unwrap();
         assert_eq!(v1.spec.affinity, None, "{scheduling}");
-        assert!(annotation(&v1.metadata, V2_SPEC_ANNOTATION).is_some());
+        assert!(v1.spec.v2_spec.is_some());
         let back = to_v2(&v1).unwrap();
         assert_eq!(
             back.spec,

@@ -28,10 +28,8 @@ fn convert_object_keeps_metadata_and_status_verbatim() {
     assert_eq!(v1["apiVersion"], "locust.io/v1");
     assert_eq!(v1["kind"], "LocustTest");
     assert_eq!(v1["status"], original["status"]);
-    let mut metadata = v1["metadata"].clone();
-    let annotations = metadata["annotations"].as_object_mut().unwrap();
-    assert!(annotations.remove(V2_SPEC_ANNOTATION).is_some());
-    assert_eq!(metadata, original["metadata"]);
+    assert_eq!(v1["metadata"], original["metadata"]);
+    assert!(v1["spec"]["v2Spec"].is_string());
     assert_eq!(v1["spec"]["workerReplicas"], 3);
 
     let back = convert_object(&v1, "locust.io/v2").unwrap();
