@@ -132,6 +132,30 @@ pub fn spec_descriptors() -> Vec<Value> {
                 ADVANCED,
             ],
         ),
+        descriptor(
+            "thresholds.aggregate.maxFailRatio",
+            "Highest failure ratio",
+            "Pass/fail: the share of failed requests may not exceed this, 0 to 1",
+            &[NUMBER],
+        ),
+        descriptor(
+            "thresholds.aggregate.maxP95ResponseTime",
+            "Highest p95 response time (ms)",
+            "Pass/fail: the 95th percentile response time may not exceed this",
+            &[NUMBER],
+        ),
+        descriptor(
+            "thresholds.aggregate.minRequestsPerSecond",
+            "Lowest requests per second",
+            "Pass/fail: the mean throughput must reach this",
+            &[NUMBER, ADVANCED],
+        ),
+        descriptor(
+            "thresholds.stopOnBreach",
+            "Stop on breach",
+            "Stop the load as soon as a maximum has been breached for the grace period",
+            &[SWITCH, ADVANCED],
+        ),
     ]
 }
 
@@ -147,7 +171,7 @@ pub fn status_descriptors() -> Vec<Value> {
         descriptor(
             "conditions",
             "Conditions",
-            "Ready, WorkersConnected, TestCompleted and PodsHealthy",
+            "Ready, WorkersConnected, TestCompleted, PodsHealthy, StatsAvailable and ThresholdsMet",
             &[CONDITIONS],
         ),
         descriptor(
@@ -202,6 +226,36 @@ pub fn status_descriptors() -> Vec<Value> {
             "result.averageResponseTime",
             "Average response time (ms)",
             "Mean response time in milliseconds",
+            &[STATUS_TEXT],
+        ),
+        descriptor(
+            "result.p95ResponseTime",
+            "p95 response time (ms)",
+            "95th percentile response time in milliseconds",
+            &[STATUS_TEXT],
+        ),
+        descriptor(
+            "result.reportConfigMap",
+            "Report",
+            "ConfigMap holding the final statistics and the HTML report",
+            &[STATUS_TEXT],
+        ),
+        descriptor(
+            "liveStats.users",
+            "Users",
+            "Simulated users now",
+            &[STATUS_TEXT],
+        ),
+        descriptor(
+            "liveStats.requestsPerSecond",
+            "Requests per second now",
+            "Current throughput, read from the Locust master",
+            &[STATUS_TEXT],
+        ),
+        descriptor(
+            "liveStats.failPercent",
+            "Failed requests (%)",
+            "Failed requests so far, percent",
             &[STATUS_TEXT],
         ),
     ]
