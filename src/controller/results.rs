@@ -301,13 +301,15 @@ pub fn thresholds_verdict(
                         ),
                     )
                 } else {
-                    (
-                        FALSE,
-                        reason::THRESHOLDS_BREACHED,
-                        format!(
-                            "{breached} (last live figures: the master quit before its final figures were read)"
-                        ),
-                    )
+                    let message = format!(
+                        "{breached} (last live figures: the master quit before its final figures were read)"
+                    );
+                    applied.events.push(EventNote {
+                        warning: true,
+                        reason: reason::THRESHOLDS_BREACHED,
+                        message: message.clone(),
+                    });
+                    (FALSE, reason::THRESHOLDS_BREACHED, message)
                 };
                 applied
                     .conditions

@@ -7,7 +7,7 @@
 //! Cost is bounded: one read per running test per interval, at most `concurrency` at once,
 //! each with a timeout and a body limit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -88,7 +88,7 @@ impl Readings {
     }
 
     /// Forgets the tests not in `keep`.
-    fn retain(&self, keep: &[ObjectRef<LocustTest>]) {
+    fn retain(&self, keep: &HashSet<ObjectRef<LocustTest>>) {
         self.lock().retain(|key, _| keep.contains(key));
     }
 
@@ -148,7 +148,7 @@ impl Poller {
                 .into_iter()
                 .filter(|t| wants_reading(t))
                 .collect();
-            let keys: Vec<_> = due.iter().map(|t| ObjectRef::from_obj(&**t)).collect();
+            let keys: HashSet<_> = due.iter().map(|t| ObjectRef::from_obj(&**t)).collect();
             self.readings.retain(&keys);
             let work = futures::stream::iter(due)
                 .for_each_concurrent(self.settings.concurrency.max(1), |test| {
