@@ -9,10 +9,14 @@ mod support;
 mod common;
 #[path = "real/failures.rs"]
 mod failures;
+#[path = "real/injection.rs"]
+mod injection;
 #[path = "real/node.rs"]
 mod node;
 #[path = "real/samples.rs"]
 mod samples;
+#[path = "real/telemetry.rs"]
+mod telemetry;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,9 +27,14 @@ use failures::{
     failing_requests_fail_the_test_with_master_failed, missing_env_config_map_is_named,
     missing_locustfile_config_map_is_named, unpullable_image_is_named,
 };
+use injection::env_secrets_and_volumes_reach_the_locust_process;
 use node::pods_reach_services_by_name_and_the_host_reaches_pods;
 use samples::{
     readme_v2_sample_runs_a_real_distributed_test, v1_sample_runs_a_real_distributed_test,
+};
+use telemetry::{
+    exporter_sidecar_serves_metrics_and_the_master_job_completes,
+    open_telemetry_exports_to_an_in_cluster_receiver,
 };
 
 fn main() -> ExitCode {
@@ -36,6 +45,9 @@ fn main() -> ExitCode {
             pods_reach_services_by_name_and_the_host_reaches_pods,
             readme_v2_sample_runs_a_real_distributed_test,
             v1_sample_runs_a_real_distributed_test,
+            env_secrets_and_volumes_reach_the_locust_process,
+            exporter_sidecar_serves_metrics_and_the_master_job_completes,
+            open_telemetry_exports_to_an_in_cluster_receiver,
             failing_requests_fail_the_test_with_master_failed,
             missing_locustfile_config_map_is_named,
             missing_env_config_map_is_named,
