@@ -154,5 +154,17 @@ pub async fn open_telemetry_exports_to_an_in_cluster_receiver(cluster: &'static 
         json!(["grpc"]),
         "{received}"
     );
+    let names = received["metrics"]["names"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        names.contains(&json!("locust.client.duration")),
+        "Locust's request metric is missing: {received}"
+    );
+    assert!(
+        received["traces"]["requests"].as_i64().unwrap_or(0) > 0,
+        "no traces: {received}"
+    );
     eprintln!("OTLP receiver got: {received}");
 }
