@@ -15,6 +15,8 @@ mod injection;
 mod node;
 #[path = "real/samples.rs"]
 mod samples;
+#[path = "real/security.rs"]
+mod security;
 #[path = "real/telemetry.rs"]
 mod telemetry;
 
@@ -32,6 +34,7 @@ use node::pods_reach_services_by_name_and_the_host_reaches_pods;
 use samples::{
     readme_v2_sample_runs_a_real_distributed_test, v1_sample_runs_a_real_distributed_test,
 };
+use security::restricted_namespace_runs_locust_with_the_documented_security_block;
 use telemetry::{
     exporter_sidecar_serves_metrics_and_the_master_job_completes,
     open_telemetry_exports_to_an_in_cluster_receiver,
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
             missing_locustfile_config_map_is_named,
             missing_env_config_map_is_named,
             unpullable_image_is_named,
+            restricted_namespace_runs_locust_with_the_documented_security_block,
         ],
     )
 }
