@@ -15,6 +15,7 @@ mod support {
     pub mod identity;
     pub mod kwok;
     pub mod process;
+    pub mod real;
     pub mod simulation;
     pub mod tools;
     pub mod wait;

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Makes the pinned external tools available (versions in hack/versions.env):
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, kwokctl, helm,
-# operator-sdk, opm and a Python virtualenv with locust[otel].
+# operator-sdk, opm and a Python virtualenv with locust[otel]; for the real-node test mode also
+# kubelet and kube-proxy (`node`), CoreDNS, and the container images built locally by
+# hack/images/build.sh (`images`, cached by the hash of their inputs). The host packages the real
+# node runs on (containerd, runc, CNI plugins, debootstrap, umoci, skopeo, iptables, conntrack)
+# are installed with apt-get when missing.
 #
 # Sources, in order: the versioned cache; the official release download (short timeout);
 # a build from the Go module proxy (GOTOOLCHAIN=local, static, version ldflags).
 #
 #   hack/tools.sh                 make every tool available
-#   hack/tools.sh helm etcd       only these (names: kubernetes etcd kwok helm operator-sdk opm locust)
+#   hack/tools.sh helm etcd       only these (names: kubernetes etcd kwok helm operator-sdk opm locust
+#                                 node coredns images)
 #   hack/tools.sh --print-env     print the variables the tests use; fails if a tool is missing
 #
 # Cache: $LOCUST_OPERATOR_TOOLS_DIR, else ${XDG_CACHE_HOME:-~/.cache}/locust-k8s-operator/tools.
@@ -21,7 +26,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/versions.env"
 
 cache=${LOCUST_OPERATOR_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/locust-k8s-operator/tools}
-all_tools=(etcd kubernetes kwok helm operator-sdk opm locust)
+all_tools=(etcd kubernetes kwok helm operator-sdk opm locust node coredns images)
 
 os=linux
 case "$(uname -m)" in
@@ -39,6 +44,9 @@ version_of() {
     operator-sdk) echo "$OPERATOR_SDK_VERSION" ;;
     opm) echo "$OPM_VERSION" ;;
     locust) echo "$LOCUST_VERSION" ;;
+    node) echo "$KUBERNETES_VERSION" ;;
+    coredns) echo "$COREDNS_VERSION" ;;
+    images) images_version ;;
     *) echo "unknown tool '$1' (known: ${all_tools[*]})" >&2; return 1 ;;
   esac
 }
@@ -53,36 +61,103 @@ binaries_of() {
     operator-sdk) echo "operator-sdk" ;;
     opm) echo "opm" ;;
     locust) echo "locust" ;;
+    node) echo "kubelet kube-proxy" ;;
+    coredns) echo "coredns" ;;
+    images) echo "" ;;
   esac
 }
 
+# The images are versioned by what goes into them: the build script and its inputs, the pinned
+# Locust requirements and the versions. Any change builds a new set once.
+images_version() {
+  echo "$IMAGES_DEBIAN_SUITE-$(cat "$here/images/"* "$here/locust-requirements.txt" "$here/versions.env" |
+    sha256sum | cut -c1-12)"
+}
+
 dir_of() { echo "$cache/$1-$(version_of "$1")"; }
+
+# --- host packages of the real node (Debian names) ----------------------------------------------
+
+cni_dir=/usr/lib/cni
+# <command or absolute path>:<Debian package>
+host_requirements=(
+  containerd:containerd containerd-shim-runc-v2:containerd ctr:containerd runc:runc
+  "$cni_dir/bridge:containernetworking-plugins" "$cni_dir/host-local:containernetworking-plugins"
+  "$cni_dir/loopback:containernetworking-plugins" "$cni_dir/portmap:containernetworking-plugins"
+  debootstrap:debootstrap umoci:umoci skopeo:skopeo iptables:iptables conntrack:conntrack
+  ip:iproute2 nsenter:util-linux unshare:util-linux
+)
+
+missing_host_packages() {
+  local r what pkg missing=()
+  for r in "${host_requirements[@]}"; do
+    what=${r%:*}; pkg=${r##*:}
+    case "$what" in
+      /*) [ -x "$what" ] && continue ;;
+      *) PATH="$PATH:/usr/sbin:/sbin" command -v "$what" >/dev/null && continue ;;
+    esac
+    case " ${missing[*]} " in *" $pkg "*) ;; *) missing+=("$pkg") ;; esac
+  done
+  echo "${missing[*]}"
+}
+
+ensure_host_packages() {
+  local missing
+  missing=$(missing_host_packages)
+  [ -n "$missing" ] || return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "  host packages: installing $missing with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    missing=$(missing_host_packages)
+    [ -z "$missing" ] && return 0
+  fi
+  echo "missing host packages for the real node: $missing (install them: apt-get install $missing)" >&2
+  return 1
+}
 
 is_complete() {
   local dir b
   dir=$(dir_of "$1")
   [ -f "$dir/.complete" ] || return 1
   for b in $(binaries_of "$1"); do [ -x "$dir/bin/$b" ] || return 1; done
+  if [ "$1" = images ]; then
+    [ -f "$dir/images.tsv" ] || return 1
+    while IFS=$'\t' read -r _ _ file; do [ -f "$dir/$file" ] || return 1; done <"$dir/images.tsv"
+  fi
 }
 
+# Prints the variables of every complete tool; if any tool or host package is missing, also
+# names them all on stderr and fails (the test harness still uses what is there).
 print_env() {
-  local missing=() t
-  for t in "${all_tools[@]}"; do is_complete "$t" || missing+=("$t"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "missing tools: ${missing[*]} (cache: $cache); run 'make tools' first" >&2
-    return 1
-  fi
-  local path=""
-  for t in "${all_tools[@]}"; do path="$path$(dir_of "$t")/bin:"; done
+  local missing=() t packages path="" b var
   echo "export LOCUST_OPERATOR_TOOLS_DIR=\"$cache\""
   for t in "${all_tools[@]}"; do
+    if ! is_complete "$t"; then
+      missing+=("$t")
+      continue
+    fi
+    if [ "$t" = images ]; then
+      echo "export TOOL_IMAGES_DIR=\"$(dir_of images)\""
+      continue
+    fi
+    path="$path$(dir_of "$t")/bin:"
     for b in $(binaries_of "$t"); do
-      local var
       var=$(echo "$b" | tr 'a-z-' 'A-Z_')
       echo "export TOOL_${var}=\"$(dir_of "$t")/bin/$b\""
     done
   done
+  packages=$(missing_host_packages)
+  if [ -z "$packages" ]; then
+    echo "export TOOL_CNI_PLUGINS_DIR=\"$cni_dir\""
+  else
+    missing+=("host packages ($packages)")
+  fi
   echo "export PATH=\"$path\$PATH\""
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "missing tools: ${missing[*]} (cache: $cache); run 'make tools' first" >&2
+    return 1
+  fi
 }
 
 # --- official release downloads (what a CI with internet uses) ---------------------------------
@@ -114,7 +189,14 @@ download() { # tool tmpdir
       fetch "https://github.com/operator-framework/operator-sdk/releases/download/v$v/operator-sdk_${os}_$arch" "$tmp/bin/operator-sdk" || return 1 ;;
     opm)
       fetch "https://github.com/operator-framework/operator-registry/releases/download/v$v/$os-$arch-opm" "$tmp/bin/opm" || return 1 ;;
-    locust) return 1 ;;
+    node)
+      for b in $(binaries_of node); do
+        fetch "https://dl.k8s.io/v$v/bin/$os/$arch/$b" "$tmp/bin/$b" || return 1
+      done ;;
+    coredns)
+      fetch "https://github.com/coredns/coredns/releases/download/v$v/coredns_${v}_${os}_$arch.tgz" "$tmp/coredns.tgz" || return 1
+      tar -xzf "$tmp/coredns.tgz" -C "$tmp/bin" ;;
+    locust | images) return 1 ;;
   esac
   chmod +x "$tmp"/bin/*
 }
@@ -127,7 +209,14 @@ build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 # k8s.io/kubernetes replaces its staging modules with local paths, so it cannot be installed
 # directly: a wrapper module requires it and points every staging module at its release.
 build_kubernetes() {
+  build_kubernetes_commands "$1" kube-apiserver kube-controller-manager kube-scheduler kubectl
+}
+
+build_node() { build_kubernetes_commands "$1" kubelet kube-proxy; }
+
+build_kubernetes_commands() { # tmp command...
   local tmp=$1 v=$KUBERNETES_VERSION src
+  shift
   src="$tmp/src"
   mkdir -p "$src"
   local gomod
@@ -150,9 +239,9 @@ build_kubernetes() {
     ld="$ld -X $pkg.gitVersion=v$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
     ld="$ld -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
   done
-  (cd "$src" && go build -trimpath -ldflags "$ld" -o "$tmp/bin/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+  local packages=() c
+  for c in "$@"; do packages+=("k8s.io/kubernetes/cmd/$c"); done
+  (cd "$src" && go build -trimpath -ldflags "$ld" -o "$tmp/bin/" "${packages[@]}")
 }
 
 # etcd's server module replaces its sibling modules with local paths; a wrapper module that
@@ -223,6 +312,16 @@ build_opm() {
   go_build_released "$1" json1,containers_image_openpgp "$ld" "$p" "v$OPM_VERSION" "$p/cmd/opm" opm
 }
 
+build_coredns() {
+  local p=github.com/coredns/coredns
+  go_build_released "$1" "" "-s -w -X $p/coremain.GitCommit=v$COREDNS_VERSION" "$p" \
+    "v$COREDNS_VERSION" "$p" coredns
+}
+
+build_images() {
+  "$here/images/build.sh" "$1" "$cache/.image-base"
+}
+
 build_locust() {
   local tmp=$1 final
   final=$(dir_of locust)
@@ -256,6 +355,14 @@ ensure() {
     echo "  $t $v: creating virtualenv from hack/locust-requirements.txt"
     build_locust "$tmp"
     touch "$dir/.complete"
+  elif [ "$t" = images ]; then
+    echo "  $t $v: building the container images (hack/images/build.sh)"
+    build_images "$tmp"
+    touch "$tmp/.complete"
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+    # Older image sets are superseded: keep the cache from growing with every change.
+    find "$cache" -maxdepth 1 -name 'images-*' ! -name "$(basename "$dir")" -exec rm -rf {} +
   else
     local how=""
     if [ "${LOCUST_OPERATOR_TOOLS_NO_DOWNLOAD:-0}" != 1 ] && download "$t" "$tmp" 2>/dev/null; then
@@ -291,6 +398,7 @@ main() {
   local total_start
   total_start=$(date +%s)
   echo "tools cache: $cache"
+  ensure_host_packages
   for t in "${tools[@]}"; do ensure "$t"; done
   echo "all requested tools ready in $(($(date +%s) - total_start))s"
 }

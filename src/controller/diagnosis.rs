@@ -222,10 +222,7 @@ fn waiting_problem(pod: &Pod, name: &str) -> Option<(u8, Finding)> {
                 6,
                 Finding {
                     reason: reason::CONTAINER_CREATION_STUCK,
-                    message: format!(
-                        "pod {name} is still creating container {}: a ConfigMap or Secret it mounts may be missing (spec.testFiles, spec.env.secretMounts, spec.volumes); see `kubectl describe pod {name}`",
-                        container.name
-                    ),
+                    message: creation_stuck_message(pod, name, &container.name),
                 },
             ),
             _ => continue,
@@ -233,6 +230,36 @@ fn waiting_problem(pod: &Pod, name: &str) -> Option<(u8, Finding)> {
         return Some(finding);
     }
     None
+}
+
+/// A pod stuck in ContainerCreating: the kubelet reports a volume it cannot mount only in
+/// events (FailedMount), not in the pod status, so the message names every ConfigMap and
+/// Secret the pod mounts, the missing one among them.
+fn creation_stuck_message(pod: &Pod, name: &str, container: &str) -> String {
+    let mounted: Vec<String> = pod
+        .spec
+        .iter()
+        .flat_map(|spec| spec.volumes.iter().flatten())
+        .filter_map(|volume| {
+            if let Some(config_map) = &volume.config_map {
+                Some(format!("ConfigMap {:?}", config_map.name))
+            } else {
+                let secret = volume.secret.as_ref()?.secret_name.as_ref()?;
+                Some(format!("Secret {secret:?}"))
+            }
+        })
+        .collect();
+    let suspects = if mounted.is_empty() {
+        "a ConfigMap or Secret it mounts may be missing".to_string()
+    } else {
+        format!(
+            "it mounts {}; one of them may be missing from the test's namespace",
+            mounted.join(", ")
+        )
+    };
+    format!(
+        "pod {name} is still creating container {container}: {suspects} (spec.testFiles, spec.env.secretMounts, spec.volumes); see `kubectl describe pod {name}`"
+    )
 }
 
 fn configuration_message(pod: &str, container: &str, detail: &str) -> String {
@@ -324,6 +351,29 @@ mod tests {
             fatal
                 .message
                 .starts_with("ConfigMap \"plan\" does not exist"),
+            "{}",
+            fatal.message
+        );
+    }
+
+    #[test]
+    fn pod_stuck_creating_names_what_it_mounts() {
+        let mut p = pod("worker", 200, waiting("ContainerCreating", ""));
+        p.spec.as_mut().unwrap().volumes = Some(
+            serde_json::from_value(json!([
+                {"name": "demo-worker", "configMap": {"name": "plan"}},
+                {"name": "locust-lib", "configMap": {"name": "plan-lib"}},
+                {"name": "secret-tls", "secret": {"secretName": "tls-client"}},
+                {"name": "scratch", "emptyDir": {}},
+            ]))
+            .unwrap(),
+        );
+        let fatal = diagnose(&[&p], now(), GRACE).fatal.unwrap();
+        assert_eq!(fatal.reason, reason::CONTAINER_CREATION_STUCK);
+        assert!(
+            fatal.message.contains(
+                "it mounts ConfigMap \"plan\", ConfigMap \"plan-lib\", Secret \"tls-client\"; one of them may be missing"
+            ),
             "{}",
             fatal.message
         );

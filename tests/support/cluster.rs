@@ -6,6 +6,10 @@
 //! * [`Mode::SimulatedCluster`]: the same plus kube-controller-manager, kube-scheduler and kwok
 //!   with fake Nodes, so Jobs get Pods that are scheduled, run and succeed, and the garbage
 //!   collector deletes dependents.
+//! * [`Mode::RealCluster`]: the controllers plus one real node (containerd, runc, the kubelet,
+//!   CNI, kube-proxy, CoreDNS; see [`super::real`]): pods run real containers from locally
+//!   built images. The API server listens on the host end of the node link
+//!   ([`super::real::HOST_IP`]) instead of loopback, so pods and node components reach it.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -28,6 +32,7 @@ use super::{tools, wait};
 pub enum Mode {
     ApiServer,
     SimulatedCluster,
+    RealCluster,
 }
 
 impl std::fmt::Display for Mode {
@@ -35,6 +40,7 @@ impl std::fmt::Display for Mode {
         f.write_str(match self {
             Mode::ApiServer => "API server",
             Mode::SimulatedCluster => "simulated cluster",
+            Mode::RealCluster => "real cluster",
         })
     }
 }
@@ -63,7 +69,7 @@ pub struct Cluster {
     pub dir: PathBuf,
     /// Admin kubeconfig (group system:masters), for kubectl, helm or a separate process.
     pub kubeconfig: PathBuf,
-    /// `https://127.0.0.1:<port>`.
+    /// `https://127.0.0.1:<port>` (real cluster: `https://<HOST_IP>:<port>`).
     pub server: String,
     pub ca_cert: PathBuf,
     pub kubectl_path: PathBuf,
@@ -72,6 +78,8 @@ pub struct Cluster {
     client: Client,
     pub(super) processes: Processes,
     next_namespace: AtomicU32,
+    /// The real node (real cluster only).
+    pub real: Option<super::real::RealNode>,
 }
 
 struct Ports {
@@ -139,24 +147,55 @@ impl Cluster {
     pub async fn start(mode: Mode, location: Location) -> Result<Self, String> {
         let started = Instant::now();
         let [etcd, apiserver, kubectl] = tools::tools(["etcd", "kube-apiserver", "kubectl"])?;
-        let simulation = match mode {
+        let controllers = match mode {
             Mode::ApiServer => None,
-            Mode::SimulatedCluster => Some(tools::tools([
-                "kube-controller-manager",
-                "kube-scheduler",
-                "kwok",
-            ])?),
+            Mode::SimulatedCluster => {
+                let [controller_manager, scheduler, kwok] =
+                    tools::tools(["kube-controller-manager", "kube-scheduler", "kwok"])?;
+                Some(simulation::Binaries {
+                    controller_manager,
+                    scheduler,
+                    kwok: Some(kwok),
+                })
+            }
+            Mode::RealCluster => {
+                let [controller_manager, scheduler] =
+                    tools::tools(["kube-controller-manager", "kube-scheduler"])?;
+                Some(simulation::Binaries {
+                    controller_manager,
+                    scheduler,
+                    kwok: None,
+                })
+            }
         };
         let dir = claim(location)?;
         let processes = Processes::new(&dir)?;
+        let real = match mode {
+            Mode::RealCluster => Some(super::real::prepare(&dir, &processes)?),
+            _ => None,
+        };
         let pki_dir = dir.join("pki");
         std::fs::create_dir_all(&pki_dir).map_err(|e| e.to_string())?;
         let pki = Pki::create(&pki_dir)?;
-        let serving = pki.serving("kube-apiserver", &SERVING_NAMES)?;
+        let (address, service_cidr) = match mode {
+            Mode::RealCluster => (super::real::HOST_IP, super::real::SERVICE_CIDR),
+            _ => ("127.0.0.1", SERVICE_CIDR),
+        };
+        let mut serving_names = SERVING_NAMES.to_vec();
+        if mode == Mode::RealCluster {
+            serving_names.extend([super::real::HOST_IP, super::real::KUBERNETES_SERVICE_IP]);
+        }
+        let serving = pki.serving("kube-apiserver", &serving_names)?;
         let admin = pki.client("admin", "locust-test-admin", Some("system:masters"))?;
+        // The API server's identity towards kubelets (logs, exec, port-forward).
+        let kubelet_client = pki.client(
+            "apiserver-kubelet-client",
+            "kube-apiserver-kubelet-client",
+            Some("system:masters"),
+        )?;
         let service_account_key = pki.signing_key("service-account")?;
         let ports = free_ports()?;
-        let server = format!("https://127.0.0.1:{}", ports.apiserver);
+        let server = format!("https://{address}:{}", ports.apiserver);
 
         let etcd_url = |port: u16| format!("http://127.0.0.1:{port}");
         processes.spawn(
@@ -185,8 +224,8 @@ impl Cluster {
             &[
                 format!("--etcd-servers={}", etcd_url(ports.etcd_client)),
                 // Without it the API server wants a default route, which offline machines lack.
-                "--advertise-address=127.0.0.1".into(),
-                "--bind-address=127.0.0.1".into(),
+                format!("--advertise-address={address}"),
+                format!("--bind-address={address}"),
                 format!("--secure-port={}", ports.apiserver),
                 format!("--cert-dir={}", path(&pki_dir)),
                 format!("--tls-cert-file={}", path(&serving.cert)),
@@ -202,9 +241,17 @@ impl Cluster {
                     "--service-account-signing-key-file={}",
                     path(&service_account_key.private)
                 ),
-                format!("--service-cluster-ip-range={SERVICE_CIDR}"),
+                format!("--service-cluster-ip-range={service_cidr}"),
                 "--allow-privileged=true".into(),
                 "--profiling=false".into(),
+                // Kubelets are dialled by address (no DNS for the node name) with a client
+                // certificate their webhook authorization accepts.
+                "--kubelet-preferred-address-types=InternalIP".into(),
+                format!(
+                    "--kubelet-client-certificate={}",
+                    path(&kubelet_client.cert)
+                ),
+                format!("--kubelet-client-key={}", path(&kubelet_client.key)),
             ],
         )?;
         let kubeconfig = dir.join("kubeconfig");
@@ -227,19 +274,22 @@ impl Cluster {
             client,
             processes,
             next_namespace: AtomicU32::new(1),
+            real,
         };
         let deadline = started + START_TIMEOUT;
         cluster.wait_until_ready(deadline).await?;
         let mut cluster = cluster;
-        if let Some([controller_manager, scheduler, kwok]) = simulation {
-            let binaries = simulation::Binaries {
-                controller_manager,
-                scheduler,
-                kwok,
-            };
-            cluster
-                .start_simulation(&pki, &service_account_key, &binaries, deadline)
-                .await?;
+        match (&controllers, &cluster.real) {
+            (Some(binaries), None) => {
+                cluster
+                    .start_simulation(&pki, &service_account_key, binaries, deadline)
+                    .await?
+            }
+            (Some(binaries), Some(node)) => {
+                cluster.start_controllers(&pki, &service_account_key, binaries)?;
+                cluster.start_real_node(node, &pki, deadline).await?;
+            }
+            (None, _) => {}
         }
         cluster.start_up = started.elapsed();
         eprintln!(
@@ -269,7 +319,7 @@ impl Cluster {
             .create(&PostParams::default(), &namespace)
             .await
             .unwrap_or_else(|e| panic!("cannot create namespace {name}: {e}"));
-        if self.mode == Mode::SimulatedCluster {
+        if self.mode != Mode::ApiServer {
             let accounts =
                 Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(self.client(), &name);
             wait::until(

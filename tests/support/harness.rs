@@ -49,8 +49,23 @@ pub async fn cluster() -> Result<&'static Cluster, String> {
 
 /// Runs the trials against one cluster of `mode`, then stops it; returns the exit code.
 pub fn main(mode: Mode, trials: Vec<Trial>) -> ExitCode {
+    run(mode, Arguments::from_args(), trials)
+}
+
+/// Like [`main`], but one test at a time in the order given unless `--test-threads` says
+/// otherwise, each with its own timeout: for a binary whose tests share one real node (two
+/// cores, real Locust pods) and change cluster-wide things in turn (the CRD, an install).
+pub fn main_sequential(mode: Mode, timeout: Duration, trials: Vec<Trial>) -> ExitCode {
+    let _ = TIMEOUT.set(timeout);
+    let mut arguments = Arguments::from_args();
+    arguments.test_threads.get_or_insert(1);
+    run(mode, arguments, trials)
+}
+
+static TIMEOUT: OnceLock<Duration> = OnceLock::new();
+
+fn run(mode: Mode, arguments: Arguments, trials: Vec<Trial>) -> ExitCode {
     let _ = MODE.set(mode);
-    let arguments = Arguments::from_args();
     let conclusion = libtest_mimic::run(&arguments, trials);
     if let Some(Ok(cluster)) = CLUSTER.get() {
         cluster.stop();
@@ -66,9 +81,10 @@ where
     Trial::test(name, move || {
         runtime().block_on(async move {
             let cluster = cluster().await.map_err(Failed::from)?;
-            tokio::time::timeout(TEST_TIMEOUT, test(cluster))
+            let timeout = *TIMEOUT.get().unwrap_or(&TEST_TIMEOUT);
+            tokio::time::timeout(timeout, test(cluster))
                 .await
-                .map_err(|_| Failed::from(format!("timed out after {TEST_TIMEOUT:?}")))
+                .map_err(|_| Failed::from(format!("timed out after {timeout:?}")))
         })
     })
 }

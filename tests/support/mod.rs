@@ -17,6 +17,7 @@ pub mod identity;
 pub mod kwok;
 pub mod operator;
 pub mod process;
+pub mod real;
 pub mod simulation;
 pub mod tools;
 pub mod wait;

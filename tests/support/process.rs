@@ -50,8 +50,14 @@ while [ $i -lt 50 ]; do
   i=$((i + 1))
 done
 for g in $groups; do kill -KILL -$g 2>/dev/null; done
-[ -n "$LOCUST_TEST_KEEP_CLUSTER" ] || rm -rf -- "$dir"
+[ -f "$dir/teardown.sh" ] && sh "$dir/teardown.sh"
+[ -n "$LOCUST_TEST_KEEP_CLUSTER" ] || rm -rf --one-file-system -- "$dir"
 "#;
+
+/// In a cluster directory: a script that undoes what the cluster changed outside its processes
+/// (the real node's cgroups, mounts and network); run by every teardown path before the
+/// directory is removed.
+pub const TEARDOWN_FILE: &str = "teardown.sh";
 
 struct Component {
     name: String,
@@ -120,6 +126,13 @@ impl Processes {
         Ok(())
     }
 
+    /// Records the script that undoes what this cluster changes on the host besides its
+    /// processes; [`Processes::stop`], the reaper and the sweep run it after killing the groups.
+    pub fn set_teardown(&self, script: &str) -> Result<(), String> {
+        std::fs::write(self.dir.join(TEARDOWN_FILE), script)
+            .map_err(|e| format!("cannot write the teardown script: {e}"))
+    }
+
     /// Puts a process group started elsewhere (a test's own child) under the reaper and the
     /// sweep, so it cannot outlive the test binary either; the caller still stops it.
     pub fn adopt(&self, name: &str, pid: u32) -> Result<(), String> {
@@ -179,6 +192,7 @@ impl Processes {
             let _ = component.child.wait();
         }
         components.clear();
+        run_teardown(&self.dir);
         if let Some((mut reaper, mut stdin)) =
             self.reaper.lock().unwrap_or_else(|p| p.into_inner()).take()
         {
@@ -190,6 +204,23 @@ impl Processes {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
             eprintln!("{KEEP_VARIABLE} is set: kept {}", self.dir.display());
+        }
+    }
+}
+
+/// Runs the directory's teardown script, if it has one.
+fn run_teardown(dir: &Path) {
+    let script = dir.join(TEARDOWN_FILE);
+    if script.exists() {
+        match Command::new("sh").arg(&script).output() {
+            Ok(output) if output.status.success() => {}
+            Ok(output) => eprintln!(
+                "{} failed ({}): {}",
+                script.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ),
+            Err(e) => eprintln!("cannot run {}: {e}", script.display()),
         }
     }
 }
@@ -253,6 +284,7 @@ pub fn sweep(dir: &Path) -> bool {
             let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
+    run_teardown(dir);
     std::fs::remove_dir_all(dir).is_ok()
 }
 

@@ -1,5 +1,6 @@
 //! The simulated-cluster part of a [`Cluster`]: kube-controller-manager, kube-scheduler and
-//! kwok with fake Nodes, started once the API server is ready.
+//! kwok with fake Nodes, started once the API server is ready. A real cluster runs the same
+//! controllers ([`Cluster::start_controllers`]) with a real node instead of kwok.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -25,7 +26,8 @@ pod-garbage-collector-controller";
 pub(super) struct Binaries {
     pub controller_manager: PathBuf,
     pub scheduler: PathBuf,
-    pub kwok: PathBuf,
+    /// Simulated clusters only.
+    pub kwok: Option<PathBuf>,
 }
 
 impl Cluster {
@@ -35,6 +37,45 @@ impl Cluster {
         service_account_key: &SigningKey,
         binaries: &Binaries,
         deadline: Instant,
+    ) -> Result<(), String> {
+        self.start_controllers(pki, service_account_key, binaries)?;
+        let component_kubeconfig = |name: &str, user: &str, group: Option<&str>| {
+            let cert = pki.client(name, user, group)?;
+            let file = self.dir.join("pki").join(format!("{name}.kubeconfig"));
+            write_kubeconfig(&file, &self.server, &pki.ca_cert, &admin_user(&cert), None)?;
+            Ok::<_, String>(path(&file))
+        };
+        // kwok plays the kubelet of every fake Node; the Node authorizer knows no such thing.
+        let kwok = component_kubeconfig("kwok", "kwok", Some("system:masters"))?;
+        let kwok_config = self.dir.join("kwok.yaml");
+        std::fs::write(&kwok_config, kwok::STAGES).map_err(|e| e.to_string())?;
+        self.processes.spawn(
+            "kwok",
+            binaries.kwok.as_ref().ok_or("kwok missing")?,
+            &[
+                format!("--kubeconfig={kwok}"),
+                format!("--config={}", path(&kwok_config)),
+                "--manage-all-nodes".into(),
+                // Node leases keep the Node controller from marking the fake Nodes NotReady.
+                "--node-lease-duration-seconds=40".into(),
+            ],
+        )?;
+        let nodes = Api::<Node>::all(self.client());
+        for index in 0..kwok::NODE_COUNT {
+            nodes
+                .create(&PostParams::default(), &kwok::node(index))
+                .await
+                .map_err(|e| format!("cannot create a fake Node: {e}"))?;
+        }
+        self.wait_for_a_running_pod(deadline).await
+    }
+
+    /// kube-controller-manager and kube-scheduler (simulated and real clusters alike).
+    pub(super) fn start_controllers(
+        &self,
+        pki: &Pki,
+        service_account_key: &SigningKey,
+        binaries: &Binaries,
     ) -> Result<(), String> {
         let component_kubeconfig = |name: &str, user: &str, group: Option<&str>| {
             let cert = pki.client(name, user, group)?;
@@ -48,10 +89,12 @@ impl Cluster {
             None,
         )?;
         let scheduler = component_kubeconfig("kube-scheduler", "system:kube-scheduler", None)?;
-        // kwok plays the kubelet of every fake Node; the Node authorizer knows no such thing.
-        let kwok = component_kubeconfig("kwok", "kwok", Some("system:masters"))?;
-        let kwok_config = self.dir.join("kwok.yaml");
-        std::fs::write(&kwok_config, kwok::STAGES).map_err(|e| e.to_string())?;
+        // The API server's service proxy finds a Service's pods through its Endpoints, which
+        // only matter where pods really answer.
+        let controllers = match self.mode {
+            super::cluster::Mode::RealCluster => format!("{CONTROLLERS},endpoints-controller"),
+            _ => CONTROLLERS.to_string(),
+        };
 
         self.processes.spawn(
             "kube-controller-manager",
@@ -63,7 +106,7 @@ impl Cluster {
                 "--secure-port=0".into(),
                 "--leader-elect=false".into(),
                 "--use-service-account-credentials=true".into(),
-                format!("--controllers={CONTROLLERS}"),
+                format!("--controllers={controllers}"),
                 format!(
                     "--service-account-private-key-file={}",
                     path(&service_account_key.private)
@@ -82,25 +125,7 @@ impl Cluster {
                 "--leader-elect=false".into(),
             ],
         )?;
-        self.processes.spawn(
-            "kwok",
-            &binaries.kwok,
-            &[
-                format!("--kubeconfig={kwok}"),
-                format!("--config={}", path(&kwok_config)),
-                "--manage-all-nodes".into(),
-                // Node leases keep the Node controller from marking the fake Nodes NotReady.
-                "--node-lease-duration-seconds=40".into(),
-            ],
-        )?;
-        let nodes = Api::<Node>::all(self.client());
-        for index in 0..kwok::NODE_COUNT {
-            nodes
-                .create(&PostParams::default(), &kwok::node(index))
-                .await
-                .map_err(|e| format!("cannot create a fake Node: {e}"))?;
-        }
-        self.wait_for_a_running_pod(deadline).await
+        Ok(())
     }
 
     /// The simulated cluster is ready when a Pod is admitted (ServiceAccount controller),

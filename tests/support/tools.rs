@@ -28,23 +28,9 @@ pub fn tools<const N: usize>(names: [&str; N]) -> Result<[PathBuf; N], String> {
     let mut problems = Vec::new();
     for name in names {
         let var = variable(name);
-        let path = match std::env::var_os(&var) {
-            Some(value) if !value.is_empty() => PathBuf::from(value),
-            _ => match tools_script_env() {
-                Ok(env) => match env.get(&var) {
-                    Some(value) => PathBuf::from(value),
-                    None => {
-                        problems.push(format!(
-                            "{name}: `hack/tools.sh --print-env` does not print {var}"
-                        ));
-                        continue;
-                    }
-                },
-                Err(_) => {
-                    unset.push(format!("{name} ({var})"));
-                    continue;
-                }
-            },
+        let Some(path) = lookup(&var) else {
+            unset.push(format!("{name} ({var})"));
+            continue;
         };
         if is_executable(&path) {
             found.push(path);
@@ -56,10 +42,10 @@ pub fn tools<const N: usize>(names: [&str; N]) -> Result<[PathBuf; N], String> {
         }
     }
     if !unset.is_empty() {
-        let error = tools_script_env().err().unwrap_or_default();
         problems.push(format!(
-            "{} not set, and `hack/tools.sh --print-env` failed: {error}",
-            unset.join(", ")
+            "{} not set, and `hack/tools.sh --print-env` does not print it: {}",
+            unset.join(", "),
+            script_error()
         ));
     }
     if !problems.is_empty() {
@@ -79,25 +65,63 @@ fn is_executable(path: &Path) -> bool {
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// The `export NAME="value"` lines of `hack/tools.sh --print-env`, run once per process.
-fn tools_script_env() -> Result<&'static HashMap<String, String>, String> {
-    static ENV: OnceLock<Result<HashMap<String, String>, String>> = OnceLock::new();
+/// A directory `make tools` provides (`images` -> `TOOL_IMAGES_DIR`), found like a tool.
+pub fn directory(name: &str) -> Result<PathBuf, String> {
+    let var = format!("{}_DIR", variable(name));
+    match lookup(&var) {
+        Some(path) if path.is_dir() => Ok(path),
+        Some(path) => Err(format!(
+            "{var}={} is not a directory; run `make tools`",
+            path.display()
+        )),
+        None => Err(format!(
+            "{var} is not set, and `hack/tools.sh --print-env` does not print it: {}\n\
+             Run `make tools` once, then `make test` or plain `cargo test`.",
+            script_error()
+        )),
+    }
+}
+
+/// A variable from the environment, else from `hack/tools.sh --print-env`.
+fn lookup(var: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(value) if !value.is_empty() => Some(PathBuf::from(value)),
+        _ => tools_script_env().0.get(var).map(PathBuf::from),
+    }
+}
+
+/// What `hack/tools.sh --print-env` said on failure (it names every missing tool).
+fn script_error() -> String {
+    tools_script_env()
+        .1
+        .clone()
+        .unwrap_or_else(|| "it ran without complaint".to_string())
+}
+
+/// The `export NAME="value"` lines of `hack/tools.sh --print-env`, run once per process, and
+/// its complaint if it failed. It prints every tool it has even when some are missing, so a
+/// test that needs only present tools runs.
+fn tools_script_env() -> &'static (HashMap<String, String>, Option<String>) {
+    static ENV: OnceLock<(HashMap<String, String>, Option<String>)> = OnceLock::new();
     ENV.get_or_init(|| {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("hack/tools.sh");
-        let output = Command::new(&script)
-            .arg("--print-env")
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        if !output.status.success() {
-            return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
-        }
-        Ok(String::from_utf8_lossy(&output.stdout)
+        let output = match Command::new(&script).arg("--print-env").output() {
+            Ok(output) => output,
+            Err(e) => {
+                return (
+                    HashMap::new(),
+                    Some(format!("cannot run {}: {e}", script.display())),
+                );
+            }
+        };
+        let env = String::from_utf8_lossy(&output.stdout)
             .lines()
             .filter_map(|line| line.strip_prefix("export "))
             .filter_map(|assignment| assignment.split_once('='))
             .map(|(name, value)| (name.to_string(), value.trim_matches('"').to_string()))
-            .collect())
+            .collect();
+        let error = (!output.status.success())
+            .then(|| String::from_utf8_lossy(&output.stderr).trim().to_string());
+        (env, error)
     })
-    .as_ref()
-    .map_err(Clone::clone)
 }

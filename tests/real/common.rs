@@ -1,0 +1,259 @@
+//! What the real-node scenarios share: the operator (one host process for the whole binary,
+//! watching every namespace and serving the conversion webhook on loopback, as `make run`
+//! does), LocustTests made from the shipped samples, phase tracking, pods and events.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use locust_operator::api::v2::{LocustTest, Phase};
+
+use crate::support::operator::{OperatorOptions, OperatorProcess, free_address, operator_identity};
+use crate::support::{Cluster, crd, wait};
+
+/// The namespace of the shared host operator.
+pub const OPERATOR_NAMESPACE: &str = "locust-system";
+
+static OPERATOR: Mutex<Option<OperatorProcess>> = Mutex::const_new(None);
+
+/// Starts the shared operator unless it runs: CRD installed, conversion pointed at its webhook
+/// on loopback (self-managed certificates, `caBundle` injected by the operator), the exporter
+/// image set to the local stand-in. Waits until a v1 object converts.
+pub async fn ensure_operator(cluster: &Cluster) {
+    let mut operator = OPERATOR.lock().await;
+    if let Some(process) = operator.as_mut()
+        && process.is_running()
+    {
+        return;
+    }
+    crd::install(cluster)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let namespaces = Api::<Namespace>::all(cluster.client());
+    if namespaces
+        .get_opt(OPERATOR_NAMESPACE)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        let namespace: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": OPERATOR_NAMESPACE}})).unwrap();
+        namespaces
+            .create(&PostParams::default(), &namespace)
+            .await
+            .unwrap();
+    }
+    let identity = operator_identity(cluster, OPERATOR_NAMESPACE).await;
+    let webhook = free_address();
+    let conversion = json!({"spec": {"conversion": {
+        "strategy": "Webhook",
+        "webhook": {
+            "conversionReviewVersions": ["v1"],
+            "clientConfig": {"url": format!("https://{webhook}/convert")},
+        },
+    }}});
+    Api::<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>::all(cluster.client())
+        .patch(crd::CRD_NAME, &PatchParams::default(), &Patch::Merge(conversion))
+        .await
+        .unwrap();
+    let mut options = OperatorOptions::new(&identity.kubeconfig, OPERATOR_NAMESPACE);
+    options.watch_namespace = None;
+    options.grace = "20s";
+    options.env = vec![
+        ("WEBHOOK_CERT_MODE", "self-managed".into()),
+        ("WEBHOOK_SERVICE_NAME", "locust-k8s-operator-webhook".into()),
+        (
+            "WEBHOOK_SECRET_NAME",
+            "locust-k8s-operator-webhook-certs".into(),
+        ),
+        ("WEBHOOK_EXTRA_SANS", "127.0.0.1".into()),
+        ("WEBHOOK_BIND_ADDRESS", webhook.clone()),
+        ("METRICS_EXPORTER_IMAGE", cluster.image("exporter")),
+    ];
+    let mut process = OperatorProcess::start(cluster, "host-operator", &options);
+    process.wait_ready().await;
+    *operator = Some(process);
+    drop(operator);
+    // A v1 object can be created once the API server trusts the webhook's certificate.
+    let probe = json!({
+        "apiVersion": "locust.io/v1", "kind": "LocustTest",
+        "metadata": {"name": "conversion-probe"},
+        "spec": {"masterCommandSeed": "--locustfile /lotest/src/l.py", "workerCommandSeed": "--locustfile /lotest/src/l.py",
+                 "workerReplicas": 1, "image": "locustio/locust:2.46.7", "configMap": "x"},
+    });
+    let ns = OPERATOR_NAMESPACE;
+    wait::until_ok(
+        "the conversion webhook to answer",
+        Duration::from_secs(60),
+        async || {
+            let out = cluster.run_kubectl(
+                &["create", "--dry-run=server", "-n", ns, "-f", "-"],
+                Some(&probe.to_string()),
+            );
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&out.stderr).into_owned())
+            }
+        },
+    )
+    .await;
+}
+
+/// The shared operator's log, for failure messages.
+pub async fn operator_log() -> String {
+    OPERATOR
+        .lock()
+        .await
+        .as_ref()
+        .map(|p| p.log_text())
+        .unwrap_or_default()
+}
+
+/// A shipped sample (`config/samples/<file>`) as JSON.
+pub fn sample(file: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("config/samples")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+}
+
+/// Replaces `--name value` (or adds it) in a Locust command line.
+pub fn set_flag(command: &str, name: &str, value: &str) -> String {
+    let mut words: Vec<String> = command.split_whitespace().map(String::from).collect();
+    match words.iter().position(|w| w == name) {
+        Some(i) if i + 1 < words.len() => words[i + 1] = value.to_string(),
+        _ => words.extend([name.to_string(), value.to_string()]),
+    }
+    words.join(" ")
+}
+
+/// Creates any manifest with kubectl (v1 or v2, through conversion when v1).
+pub fn apply(cluster: &Cluster, ns: &str, object: &Value) {
+    let out = cluster.run_kubectl(&["create", "-n", ns, "-f", "-"], Some(&object.to_string()));
+    assert!(
+        out.status.success(),
+        "kubectl create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every phase a test went through, in order, until it ended (polled every 100 ms; Pending and
+/// Running last seconds on a real node), with the final object.
+pub async fn follow_to_end(
+    cluster: &Cluster,
+    ns: &str,
+    name: &str,
+    timeout: Duration,
+) -> (Vec<Phase>, LocustTest) {
+    let api = Api::<LocustTest>::namespaced(cluster.client(), ns);
+    let started = Instant::now();
+    let mut phases: Vec<Phase> = Vec::new();
+    loop {
+        if let Ok(test) = api.get(name).await {
+            let phase = test.status.as_ref().and_then(|s| s.phase);
+            if let Some(phase) = phase
+                && phases.last() != Some(&phase)
+            {
+                phases.push(phase);
+            }
+            if phase.is_some_and(Phase::is_terminal) {
+                return (phases, test);
+            }
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "{ns}/{name} did not end within {timeout:?}; phases so far {phases:?}\nmaster log:\n{}\noperator log (end):\n{}",
+            master_log(cluster, ns, name).await,
+            tail(&operator_log().await, 30)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The last `n` lines of a text.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The pods of a test's role (`master` or `worker`).
+pub async fn pods_of(cluster: &Cluster, ns: &str, name: &str, role: &str) -> Vec<Pod> {
+    Api::<Pod>::namespaced(cluster.client(), ns)
+        .list(&ListParams::default().labels(&format!(
+            "performance-test-name={name},app.kubernetes.io/component={role}"
+        )))
+        .await
+        .unwrap()
+        .items
+}
+
+/// The Locust container's log of the test's master pod.
+pub async fn master_log(cluster: &Cluster, ns: &str, name: &str) -> String {
+    let mut text = String::new();
+    for pod in pods_of(cluster, ns, name, "master").await {
+        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        let container = pod.spec.as_ref().map(|s| s.containers[0].name.clone());
+        text.push_str(&cluster.pod_log(ns, &pod_name, container.as_deref()).await);
+    }
+    text
+}
+
+/// Exit code of the first (Locust) container of each pod of a role.
+pub async fn exit_codes(cluster: &Cluster, ns: &str, name: &str, role: &str) -> Vec<i32> {
+    pods_of(cluster, ns, name, role)
+        .await
+        .iter()
+        .filter_map(|pod| {
+            let container = &pod.spec.as_ref()?.containers[0].name;
+            pod.status
+                .as_ref()?
+                .container_statuses
+                .as_ref()?
+                .iter()
+                .find(|c| &c.name == container)?
+                .state
+                .as_ref()?
+                .terminated
+                .as_ref()
+                .map(|t| t.exit_code)
+        })
+        .collect()
+}
+
+/// A condition of a test's status: (status, reason, message).
+pub fn condition(test: &LocustTest, type_: &str) -> Option<(String, String, String)> {
+    test.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// Reasons of the events about an object.
+pub async fn event_reasons(cluster: &Cluster, ns: &str, name: &str) -> BTreeSet<String> {
+    Api::<Event>::namespaced(cluster.client(), ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .filter_map(|e| e.reason)
+        .collect()
+}
+
+/// A fresh namespace with the target running; returns (namespace, target URL).
+pub async fn namespace_with_target(cluster: &Cluster, prefix: &str) -> (String, String) {
+    let ns = cluster.namespace(prefix).await;
+    let url = cluster.start_target(&ns).await;
+    (ns, url)
+}
