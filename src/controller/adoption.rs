@@ -13,6 +13,11 @@
 //!   label and roles fall back to `performance-test-pod-name`.
 //! - **Status.** A test the Go operator already finished keeps its phase: terminal tests are
 //!   never reconciled again. A running one keeps its `startTime` and moves on from its phase.
+//!
+//! Also here: children of a *previous* test of the same name. Deleting a test and creating it
+//! again (the way to change one; `kubectl replace --force`, Flux's `force: true`) leaves its
+//! Jobs and Service to garbage collection for a moment; the new test waits for them to go
+//! instead of taking them for its own or failing with a name conflict.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Patch, PatchParams};
@@ -94,6 +99,38 @@ pub(super) async fn release_go_finalizer(
         tracing::warn!(test = %name, %error, "cannot publish event");
     }
     Ok(Some(Action::await_change()))
+}
+
+/// Who a child found by name belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// This test (made by this operator, or by the Go operator for this very test).
+    This,
+    /// A LocustTest of the same name that was deleted: garbage collection is removing it.
+    Previous,
+    /// Someone else's object.
+    Foreign,
+}
+
+pub(crate) fn claim(owners: &[OwnerReference], test: &LocustTest) -> Claim {
+    if owners
+        .iter()
+        .any(|o| Some(&o.uid) == test.metadata.uid.as_ref())
+    {
+        return Claim::This;
+    }
+    let previous = owners.iter().any(|o| {
+        o.controller == Some(true)
+            && o.kind == LocustTest::kind(&())
+            && o.api_version
+                .starts_with(&format!("{}/", LocustTest::group(&())))
+            && Some(&o.name) == test.metadata.name.as_ref()
+    });
+    if previous {
+        Claim::Previous
+    } else {
+        Claim::Foreign
+    }
 }
 
 /// Whether `owners` name the test as controller.
@@ -231,5 +268,25 @@ mod tests {
         );
         // Ours (or adopted before): nothing to do.
         assert_eq!(missing_labels(&built.master_job, &built.master_job), None);
+    }
+
+    #[test]
+    fn children_are_claimed_by_this_test_a_previous_one_of_its_name_or_no_one() {
+        let test = go_test();
+        let (master, _, _) = go_children();
+        assert_eq!(claim(master.owner_references(), &test), Claim::This);
+        let mut recreated = test.clone();
+        recreated.metadata.uid = Some("a-new-uid".to_string());
+        assert_eq!(
+            claim(master.owner_references(), &recreated),
+            Claim::Previous
+        );
+        let mut other_name = recreated.clone();
+        other_name.metadata.name = Some("other".to_string());
+        assert_eq!(
+            claim(master.owner_references(), &other_name),
+            Claim::Foreign
+        );
+        assert_eq!(claim(&[], &test), Claim::Foreign);
     }
 }
