@@ -59,6 +59,7 @@ fn main() -> ExitCode {
         trials![
             go_release_with_default_values_upgrades_in_place,
             go_release_with_locust_pods_and_config_values_upgrades_in_place,
+            install_notes_name_the_collector_tests_send_to,
         ],
     )
 }
@@ -152,6 +153,43 @@ async fn go_release_with_locust_pods_and_config_values_upgrades_in_place(
         Some("tests/fixtures/helm/go-operator-upgrade-values.yaml"),
     )
     .await;
+}
+
+/// The notes `helm install` prints for the OpenTelemetry Collector, in both values layouts.
+/// (A client-side dry run still checks who owns the CRD: it takes [`CRD_LOCK`].)
+async fn install_notes_name_the_collector_tests_send_to(cluster: &'static Cluster) {
+    let _crd = CRD_LOCK.lock().await;
+    let ns = cluster.namespace("helm-notes").await;
+    let notes = |set: &[&str]| {
+        let mut args = vec!["install", "notes", OUR_CHART, "-n", &ns, "--dry-run=client"];
+        for s in set {
+            args.extend(["--set", s]);
+        }
+        let out = helm_ok(cluster, &args);
+        out.split_once("NOTES:")
+            .map(|(_, n)| n.to_string())
+            .unwrap_or(out)
+    };
+    let endpoint = format!(
+        r#"spec.observability.openTelemetry: {{enabled: true, endpoint: "http://notes-locust-k8s-operator-otel-collector.{ns}:4317", insecure: true}}"#
+    );
+    for set in [
+        &["otelCollector.enabled=true"][..],
+        &["openTelemetry.collector.deploy=true"][..],
+    ] {
+        let printed = notes(set);
+        assert!(printed.contains(&endpoint), "{set:?}:\n{printed}");
+    }
+    let printed = notes(&["openTelemetry.collector.externalEndpoint=http://otel.monitoring:4317"]);
+    assert!(
+        printed.contains(
+            r#"spec.observability.openTelemetry: {enabled: true, endpoint: "http://otel.monitoring:4317"}"#
+        ),
+        "{printed}"
+    );
+    assert!(printed.contains("not injected into tests"), "{printed}");
+    let printed = notes(&[]);
+    assert!(!printed.contains("OpenTelemetry"), "{printed}");
 }
 
 async fn upgrade_scenario(cluster: &'static Cluster, prefix: &str, values: Option<&str>) {
