@@ -9,6 +9,8 @@ mod support;
 mod adoption;
 #[path = "go_upgrade/common.rs"]
 mod common;
+#[path = "go_upgrade/gitops.rs"]
+mod gitops;
 
 use std::process::ExitCode;
 
@@ -16,6 +18,7 @@ use adoption::{
     finished_and_deleted_go_tests_are_released, go_label_selectors_match_our_children,
     running_go_test_is_adopted_and_followed_to_its_end,
 };
+use gitops::edited_manifests_are_refused_and_the_gitops_recipes_recreate_the_test;
 use support::Mode;
 
 fn main() -> ExitCode {
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
             running_go_test_is_adopted_and_followed_to_its_end,
             finished_and_deleted_go_tests_are_released,
             go_label_selectors_match_our_children,
+            edited_manifests_are_refused_and_the_gitops_recipes_recreate_the_test,
         ],
     )
 }

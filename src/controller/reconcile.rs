@@ -16,9 +16,10 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracing::{debug, info, warn};
 
+use super::adoption::{self, Claim};
 use super::results::{ReportOutcome, StatsView};
 use super::status::{self, EventNote, Observed, Outcome, reason};
-use super::{Context, Error, adoption};
+use super::{Context, Error};
 use crate::api::names::{FIELD_MANAGER, LABEL_TEST_NAME};
 use crate::api::v2::{LocustTest, LocustTestStatus, Phase};
 use crate::api::validation::validate_object;
@@ -102,6 +103,10 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
             let outcome = status::fail(&old, generation, code, message, now);
             return finish(test, ctx, &old, outcome).await;
         }
+        Ensured::Waiting(child) => {
+            info!(test = %name, %namespace, %child, "waiting for the previous test's child to be garbage-collected");
+            return Ok(Action::requeue(Duration::from_secs(2)));
+        }
     };
     let mut extra_events = Vec::new();
     if !applied.is_empty() {
@@ -124,17 +129,30 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
     // Observe and derive the status.
     let master_name = children.master_job.name_any();
     let worker_name = children.worker_job.name_any();
+    // Only this test's Jobs and their pods: a previous test of the same name may still have
+    // some awaiting garbage collection (adoption.rs).
+    let this_test = |job: &Arc<Job>| adoption::claim(job.owner_references(), test) == Claim::This;
     let master_job = ctx
         .caches
         .jobs
-        .get(&ObjectRef::new(&master_name).within(&namespace));
+        .get(&ObjectRef::new(&master_name).within(&namespace))
+        .filter(this_test);
     let worker_job = ctx
         .caches
         .jobs
-        .get(&ObjectRef::new(&worker_name).within(&namespace));
+        .get(&ObjectRef::new(&worker_name).within(&namespace))
+        .filter(this_test);
+    let job_uids: Vec<String> = [&master_job, &worker_job]
+        .into_iter()
+        .filter_map(|job| job.as_ref()?.metadata.uid.clone())
+        .collect();
     let pods: Vec<Arc<Pod>> = ctx.caches.pods.state_filter(|pod| {
         pod.namespace().as_deref() == Some(namespace.as_str())
             && pod.labels().get(LABEL_TEST_NAME) == Some(&name)
+            && pod
+                .owner_references()
+                .iter()
+                .any(|o| job_uids.contains(&o.uid))
     });
     let expected = resources::expected_workers(&test.spec);
     let reading = ctx.readings.get(&ObjectRef::from_obj(test));
@@ -284,6 +302,8 @@ enum Ensured {
     Applied(Vec<String>),
     /// The API server refuses a child, or its name is taken by someone else's object.
     Refused(&'static str, String),
+    /// A child's name is still taken by the child of a deleted test of the same name.
+    Waiting(String),
 }
 
 async fn ensure_children(
@@ -322,6 +342,7 @@ async fn ensure_children(
             Step::Present => {}
             Step::Applied(name) => applied.push(name),
             Step::Refused(code, message) => return Ok(Ensured::Refused(code, message)),
+            Step::Waiting(label) => return Ok(Ensured::Waiting(label)),
         }
     }
     Ok(Ensured::Applied(applied))
@@ -331,6 +352,7 @@ enum Step {
     Present,
     Applied(String),
     Refused(&'static str, String),
+    Waiting(String),
 }
 
 /// Applies one child unless the cache already holds it. Children never change after creation
@@ -347,32 +369,30 @@ where
     let name = child.name_any();
     let label = format!("{} {name}", K::kind(&()));
     let namespace = test.namespace().unwrap_or_default();
-    if cache
-        .get(&ObjectRef::new(&name).within(&namespace))
-        .is_some()
-    {
-        return Ok(Step::Present);
+    if let Some(cached) = cache.get(&ObjectRef::new(&name).within(&namespace)) {
+        match adoption::claim(cached.owner_references(), test) {
+            Claim::This => return Ok(Step::Present),
+            Claim::Previous => return Ok(Step::Waiting(label)),
+            Claim::Foreign => {}
+        }
     }
     // Not in the cache: either really absent, not yet seen, or someone else's object with our
     // name (it lacks our label, so the narrow watch cannot see it).
     if let Some(existing) = api.get_opt(&name).await? {
-        let ours = existing
-            .owner_references()
-            .iter()
-            .any(|o| Some(&o.uid) == test.metadata.uid.as_ref());
-        if ours {
+        let claim = adoption::claim(existing.owner_references(), test);
+        if claim == Claim::This {
             // The Go operator's children lack the label the watches select on (adoption.rs).
             adoption::adopt_child(&api, &existing, child, test).await?;
         }
-        return Ok(if ours {
-            Step::Present
-        } else {
-            Step::Refused(
+        return Ok(match claim {
+            Claim::This => Step::Present,
+            Claim::Previous => Step::Waiting(label),
+            Claim::Foreign => Step::Refused(
                 reason::NAME_CONFLICT,
                 format!(
                     "a {label} already exists in namespace {namespace} and does not belong to this test; delete it or rename the LocustTest"
                 ),
-            )
+            ),
         });
     }
     match api

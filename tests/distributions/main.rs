@@ -20,6 +20,7 @@ mod support {
 mod helm;
 mod olm;
 mod one_source;
+mod otel;
 
 use serde_json::Value;
 

@@ -261,8 +261,19 @@ pub async fn wait_test(
     what: &str,
     check: impl Fn(&LocustTest) -> bool,
 ) -> LocustTest {
+    wait_test_within(cluster, ns, name, what, TIMEOUT, check).await
+}
+
+pub async fn wait_test_within(
+    cluster: &Cluster,
+    ns: &str,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    check: impl Fn(&LocustTest) -> bool,
+) -> LocustTest {
     let api = tests_api(cluster, ns);
-    wait::until_ok(&format!("{ns}/{name}: {what}"), TIMEOUT, async || {
+    wait::until_ok(&format!("{ns}/{name}: {what}"), timeout, async || {
         let test = api.get(name).await.map_err(|e| e.to_string())?;
         if check(&test) {
             Ok(test)

@@ -104,6 +104,11 @@ pub fn value_sets() -> Vec<ValueSet> {
             files: vec![fixture("go-operator-2.3.0-values")],
         },
         ValueSet {
+            name: "seed-open-telemetry-values",
+            set: vec![],
+            files: vec![fixture("seed-open-telemetry-values")],
+        },
+        ValueSet {
             name: "java-operator-config-values",
             set: vec![],
             files: vec![fixture("java-operator-config-values")],

@@ -250,7 +250,9 @@ operator chart's config block. */}}}}
 {{{{- $pods := .Values.locustPods | default dict }}}}
 {{{{- $legacy := .Values.config | default dict }}}}
 {locust_pods_env}{{{{- end }}}}
-"#,
+
+{otel}"#,
         locust_pods_env = locust_pods_env(),
+        otel = super::otel::collector_helper(),
     )
 }

@@ -4,6 +4,7 @@
 pub mod helpers;
 pub mod locust_pods;
 pub mod optional;
+pub mod otel;
 pub mod templates;
 pub mod values;
 mod values_yaml;
@@ -73,7 +74,7 @@ pub fn render() -> Result<BTreeMap<PathBuf, String>, RenderError> {
         ("templates/pdb.yaml", optional::pod_disruption_budget()),
         ("templates/networkpolicy.yaml", optional::network_policy()),
         ("templates/certificate.yaml", optional::certificate()),
-        ("templates/otel-collector.yaml", optional::otel_collector()),
+        ("templates/otel-collector.yaml", otel::otel_collector()),
     ];
     Ok(files
         .into_iter()
@@ -181,7 +182,7 @@ kubectl port-forward job/demo-master 8089    # the Locust web UI on http://local
 kubectl get locusttest demo -o jsonpath='{{.status.result}}'
 
 Documentation: {docs}
-{{{{- if .Values.kafka }}}}
+{otel_notes}{{{{- if .Values.kafka }}}}
 
 NOTE: `kafka` is ignored: Kafka settings are no longer injected into Locust pods. Set them per
 test in spec.env.variables and spec.env.secretRefs.
@@ -193,5 +194,6 @@ ignored: the conversion webhook always runs; choose its certificates with webhoo
 {{{{- end }}}}
 "#,
         docs = release::docs_url("install-helm.md"),
+        otel_notes = otel::notes(),
     ))
 }

@@ -1,11 +1,10 @@
 //! Templates that values switch on or off: PodDisruptionBudget, ServiceMonitor, NetworkPolicy,
-//! the cert-manager Issuer and Certificate, and the OpenTelemetry Collector.
+//! the cert-manager Issuer and Certificate (the OpenTelemetry Collector is in `otel.rs`).
 
 use crate::manifests::deployment::{PORT_NAME_HEALTH, PORT_NAME_METRICS, PORT_NAME_WEBHOOK};
 
 use super::TEMPLATE_HEADER;
 use super::helpers::{inc, inc_root};
-use super::values::{OTEL_HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT};
 use crate::api::names::{
     LABEL_K8S_COMPONENT, LABEL_K8S_MANAGED_BY, OPERATOR_NAME, PORT_NAME_WEB, Role,
 };
@@ -195,112 +194,5 @@ spec:
         certificate = named("certificateName"),
         secret = named("webhookSecretName"),
         labels = inc("labels"),
-    )
-}
-
-/// The collector: its configuration, a Deployment and a Service, all `<fullname>-otel-collector`.
-pub fn otel_collector() -> String {
-    format!(
-        r#"{TEMPLATE_HEADER}
-{{{{- if .Values.otelCollector.enabled }}}}
-{{{{- $name := printf "%s-otel-collector" ({fullname}) | trunc 63 | trimSuffix "-" }}}}
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{{{ $name }}}}
-  namespace: {{{{ .Release.Namespace }}}}
-  labels:
-    {{{{- {common} | nindent 4 }}}}
-    app.kubernetes.io/component: otel-collector
-data:
-  config.yaml: |
-    {{{{- .Values.otelCollector.config | nindent 4 }}}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{{{ $name }}}}
-  namespace: {{{{ .Release.Namespace }}}}
-  labels:
-    {{{{- {common} | nindent 4 }}}}
-    app.kubernetes.io/component: otel-collector
-spec:
-  replicas: {{{{ .Values.otelCollector.replicas }}}}
-  selector:
-    matchLabels:
-      app.kubernetes.io/name: {{{{ $name }}}}
-      app.kubernetes.io/instance: {{{{ .Release.Name }}}}
-  template:
-    metadata:
-      labels:
-        app.kubernetes.io/name: {{{{ $name }}}}
-        app.kubernetes.io/instance: {{{{ .Release.Name }}}}
-        app.kubernetes.io/component: otel-collector
-      annotations:
-        checksum/config: {{{{ .Values.otelCollector.config | sha256sum }}}}
-    spec:
-      securityContext:
-        {{{{- toYaml .Values.otelCollector.podSecurityContext | nindent 8 }}}}
-      containers:
-        - name: otel-collector
-          image: {{{{ .Values.otelCollector.image }}}}
-          args:
-            - --config=/conf/config.yaml
-          ports:
-            - name: otlp-grpc
-              containerPort: {OTLP_GRPC_PORT}
-              protocol: TCP
-            - name: otlp-http
-              containerPort: {OTLP_HTTP_PORT}
-              protocol: TCP
-            - name: health
-              containerPort: {OTEL_HEALTH_PORT}
-              protocol: TCP
-          livenessProbe:
-            httpGet:
-              path: /
-              port: health
-          readinessProbe:
-            httpGet:
-              path: /
-              port: health
-          resources:
-            {{{{- toYaml .Values.otelCollector.resources | nindent 12 }}}}
-          securityContext:
-            {{{{- toYaml .Values.otelCollector.containerSecurityContext | nindent 12 }}}}
-          volumeMounts:
-            - name: config
-              mountPath: /conf
-              readOnly: true
-      volumes:
-        - name: config
-          configMap:
-            name: {{{{ $name }}}}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: {{{{ $name }}}}
-  namespace: {{{{ .Release.Namespace }}}}
-  labels:
-    {{{{- {common} | nindent 4 }}}}
-    app.kubernetes.io/component: otel-collector
-spec:
-  selector:
-    app.kubernetes.io/name: {{{{ $name }}}}
-    app.kubernetes.io/instance: {{{{ .Release.Name }}}}
-  ports:
-    - name: otlp-grpc
-      port: {OTLP_GRPC_PORT}
-      targetPort: otlp-grpc
-      protocol: TCP
-    - name: otlp-http
-      port: {OTLP_HTTP_PORT}
-      targetPort: otlp-http
-      protocol: TCP
-{{{{- end }}}}
-"#,
-        fullname = inc("fullname"),
-        common = inc("commonLabels"),
     )
 }

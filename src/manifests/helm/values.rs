@@ -107,6 +107,12 @@ pub struct Values {
     /// An OpenTelemetry Collector that tests can send traces and metrics to
     /// (`spec.observability.openTelemetry.endpoint: http://<fullname>-otel-collector.<namespace>:4317`).
     pub otel_collector: OtelCollector,
+    /// The same collector in the layout of the project's original design
+    /// (`openTelemetry.collector.{deploy, externalEndpoint, image, resources, exporters}`). Each
+    /// key set here wins over its `otelCollector` counterpart (`deploy` over `enabled`); keys
+    /// left out come from `otelCollector`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_telemetry: Option<OpenTelemetryValues>,
     /// Deprecated (Go operator chart): Kafka settings are no longer injected into Locust pods.
     /// Accepted and ignored; set them per test in `spec.env`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -417,7 +423,11 @@ pub struct OtelCollector {
     pub replicas: u32,
     /// Requests and limits of the collector container.
     pub resources: ContainerResources,
-    /// Collector configuration (YAML). The default receives OTLP and logs what it gets.
+    /// Where the collector sends what it receives; used to write its configuration unless
+    /// `config` is set. With no exporter it logs what it gets.
+    pub exporters: OtelExporters,
+    /// Collector configuration (YAML), replacing the one written from `exporters` (which then
+    /// only open the Prometheus port).
     pub config: String,
     /// Pod security context of the collector.
     #[schemars(with = "Object")]
@@ -427,44 +437,108 @@ pub struct OtelCollector {
     pub container_security_context: Object,
 }
 
+/// Exporters of the chart's collector.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct OtelExporters {
+    /// Forward traces and metrics over OTLP (gRPC).
+    pub otlp: OtlpExporter,
+    /// Serve the metrics for Prometheus to scrape, on a port of the collector's Service.
+    pub prometheus: PrometheusExporter,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct OtlpExporter {
+    /// `host:port` of your backend's OTLP gRPC receiver (empty: off). For TLS settings or other
+    /// exporters, write `config` instead.
+    pub endpoint: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PrometheusExporter {
+    pub enabled: bool,
+    /// Port of the `/metrics` endpoint (container and Service port `prometheus`).
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u16,
+}
+
+impl Default for PrometheusExporter {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            port: OTEL_PROMETHEUS_PORT,
+        }
+    }
+}
+
+/// `openTelemetry`: the original design's layout of the collector values.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct OpenTelemetryValues {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collector: Option<CollectorValues>,
+}
+
+/// `openTelemetry.collector`; every key optional, each one set wins over `otelCollector`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct CollectorValues {
+    /// `otelCollector.enabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<bool>,
+    /// A collector of your own that tests send to. Nothing is deployed for it and it is not
+    /// injected into tests (their endpoint is `spec.observability.openTelemetry.endpoint`);
+    /// the install notes show it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_endpoint: Option<String>,
+    /// `otelCollector.image`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `otelCollector.resources`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ContainerResources>,
+    /// `otelCollector.exporters`, key by key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exporters: Option<CollectorExporters>,
+}
+
+/// `openTelemetry.collector.exporters`: like [`OtelExporters`], every key optional.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct CollectorExporters {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp: Option<CollectorOtlp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<CollectorPrometheus>,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct CollectorOtlp {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct CollectorPrometheus {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<u16>,
+}
+
 /// OTLP over gRPC.
 pub const OTLP_GRPC_PORT: u16 = 4317;
 /// OTLP over HTTP.
 pub const OTLP_HTTP_PORT: u16 = 4318;
 /// The collector's health_check extension.
 pub const OTEL_HEALTH_PORT: u16 = 13133;
-
-fn default_otel_config() -> String {
-    format!(
-        "extensions:
-  health_check:
-    endpoint: 0.0.0.0:{OTEL_HEALTH_PORT}
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 0.0.0.0:{OTLP_GRPC_PORT}
-      http:
-        endpoint: 0.0.0.0:{OTLP_HTTP_PORT}
-processors:
-  batch: {{}}
-exporters:
-  debug:
-    verbosity: basic
-service:
-  extensions: [health_check]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [debug]
-    metrics:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [debug]
-"
-    )
-}
+/// The collector's Prometheus exporter (the port OpenTelemetry uses for it by convention).
+pub const OTEL_PROMETHEUS_PORT: u16 = 9464;
 
 impl Default for Values {
     fn default() -> Self {
@@ -498,6 +572,7 @@ impl Default for Values {
             live_stats: LiveStats::default(),
             locust_pods: LocustPods::default(),
             otel_collector: OtelCollector::default(),
+            open_telemetry: None,
             kafka: None,
             config: None,
             global: None,
@@ -594,7 +669,8 @@ impl Default for OtelCollector {
                     ("memory".to_string(), Value::from("256Mi")),
                 ]),
             },
-            config: default_otel_config(),
+            exporters: OtelExporters::default(),
+            config: String::new(),
             pod_security_context: object_of(&deployment::pod_security_context()),
             container_security_context: container,
         }
