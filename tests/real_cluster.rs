@@ -13,6 +13,8 @@ mod failures;
 mod injection;
 #[path = "real/node.rs"]
 mod node;
+#[path = "real/results.rs"]
+mod results;
 #[path = "real/samples.rs"]
 mod samples;
 #[path = "real/security.rs"]
@@ -31,6 +33,10 @@ use failures::{
 };
 use injection::env_secrets_and_volumes_reach_the_locust_process;
 use node::pods_reach_services_by_name_and_the_host_reaches_pods;
+use results::{
+    live_stats_result_and_report_through_the_api_server_proxy,
+    stop_on_breach_stops_real_load_and_fails_the_test,
+};
 use samples::{
     readme_v2_sample_runs_a_real_distributed_test, v1_sample_runs_a_real_distributed_test,
 };
@@ -56,6 +62,8 @@ fn main() -> ExitCode {
             missing_env_config_map_is_named,
             unpullable_image_is_named,
             restricted_namespace_runs_locust_with_the_documented_security_block,
+            live_stats_result_and_report_through_the_api_server_proxy,
+            stop_on_breach_stops_real_load_and_fails_the_test,
         ],
     )
 }

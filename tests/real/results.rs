@@ -1,0 +1,331 @@
+//! What the operator reads from a real Locust master on real pods, through the API server's
+//! service proxy (the shared host operator runs outside the cluster, so `--stats-access` auto
+//! picks `apiserver-proxy`): live stats while the test runs, connected workers as Locust counts
+//! them, the final result against what the target saw, the report ConfigMap and the `report`
+//! command, the threshold verdict overriding Locust's exit code, and stopOnBreach.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::{Value, json};
+
+use locust_operator::api::v2::{LiveStats, LocustTest, Phase};
+use locust_operator::resources::report::REPORT_KEY_HTML_GZ;
+
+use crate::support::Cluster;
+
+use super::common::{
+    apply, condition, ensure_operator, event_reasons, exit_codes, follow_to_end, master_log,
+    namespace_with_target,
+};
+
+/// Nine requests to `/` for each one to `/fail/checkout`, reported as `/checkout`: about 10 %
+/// of the requests fail with a 500.
+const LOCUSTFILE: &str = r#"from locust import HttpUser, constant, task
+
+
+class Shopper(HttpUser):
+    wait_time = constant(0.2)
+
+    @task(9)
+    def home(self):
+        self.client.get("/")
+
+    @task(1)
+    def checkout(self):
+        self.client.get("/fail/checkout", name="/checkout")
+"#;
+
+/// Every write of the test the watch sees: all of them, those that changed the live figures,
+/// and the distinct live figures.
+struct Writes {
+    versions: BTreeSet<String>,
+    live_writes: usize,
+    live: Vec<LiveStats>,
+}
+
+/// Watches the test and records every write of its status until the returned handle is dropped.
+fn record_writes(
+    cluster: &Cluster,
+    ns: &str,
+    name: &str,
+) -> (Arc<Mutex<Writes>>, tokio::task::JoinHandle<()>) {
+    let writes = Arc::new(Mutex::new(Writes {
+        versions: BTreeSet::new(),
+        live_writes: 0,
+        live: Vec::new(),
+    }));
+    let api = Api::<LocustTest>::namespaced(cluster.client(), ns);
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let sink = writes.clone();
+    let task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(watcher(api, config).applied_objects());
+        while let Some(Ok(test)) = stream.next().await {
+            let mut w = sink.lock().unwrap();
+            let new = test
+                .metadata
+                .resource_version
+                .clone()
+                .is_some_and(|v| w.versions.insert(v));
+            if let Some(live) = test.status.and_then(|s| s.live_stats)
+                && new
+                && w.live.last() != Some(&live)
+            {
+                w.live.push(live);
+                w.live_writes += 1;
+            }
+        }
+    });
+    (writes, task)
+}
+
+fn test_manifest(
+    cluster: &Cluster,
+    name: &str,
+    target: &str,
+    run_time: &str,
+    thresholds: Value,
+) -> Value {
+    json!({
+        "apiVersion": "locust.io/v2", "kind": "LocustTest",
+        "metadata": {"name": name},
+        "spec": {
+            "image": cluster.image("locust"),
+            "master": {
+                "command": format!("--locustfile /lotest/src/locustfile.py --host {target} --users 4 --spawn-rate 4 --run-time {run_time}"),
+                "autoquit": {"enabled": true, "timeout": 15},
+            },
+            "worker": {"command": "--locustfile /lotest/src/locustfile.py", "replicas": 2},
+            "testFiles": {"configMapRef": format!("{name}-locustfile")},
+            "thresholds": thresholds,
+        },
+    })
+}
+
+/// A two-minute test with about 10 % failed requests and generous thresholds: the live figures
+/// move while it runs, the final result matches the target, the report is kept, Locust's exit
+/// code 1 does not fail the test (the thresholds decide), and the status writes stay few.
+pub async fn live_stats_result_and_report_through_the_api_server_proxy(cluster: &'static Cluster) {
+    ensure_operator(cluster).await;
+    let (ns, target) = namespace_with_target(cluster, "results").await;
+    let name = "shop";
+    cluster
+        .config_map(
+            &ns,
+            &format!("{name}-locustfile"),
+            &[("locustfile.py", LOCUSTFILE)],
+        )
+        .await;
+    let (writes, watch) = record_writes(cluster, &ns, name);
+    let started = Instant::now();
+    apply(
+        cluster,
+        &ns,
+        &test_manifest(
+            cluster,
+            name,
+            &target,
+            "100s",
+            json!({"aggregate": {"maxFailRatio": 0.5, "minRequests": 100},
+                   "endpoints": [{"method": "GET", "name": "/", "limits": {"maxFailRatio": 0}}]}),
+        ),
+    );
+    let (phases, test) = follow_to_end(cluster, &ns, name, Duration::from_secs(240)).await;
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    watch.abort();
+    let log = master_log(cluster, &ns, name).await;
+    assert_eq!(
+        phases,
+        [Phase::Pending, Phase::Running, Phase::Succeeded],
+        "{test:?}\n{log}"
+    );
+    // Locust exits 1 because requests failed; the thresholds decided instead.
+    assert_eq!(exit_codes(cluster, &ns, name, "master").await, [1], "{log}");
+    let completed = condition(&test, "TestCompleted").unwrap();
+    assert_eq!(completed.1, "TestSucceeded", "{completed:?}");
+    assert!(
+        completed.2.starts_with("every threshold met"),
+        "{completed:?}"
+    );
+    let met = condition(&test, "ThresholdsMet").unwrap();
+    assert_eq!(
+        (met.0.as_str(), met.1.as_str()),
+        ("True", "ThresholdsMet"),
+        "{met:?}"
+    );
+    let stats = condition(&test, "StatsAvailable").unwrap();
+    assert_eq!(
+        (stats.0.as_str(), stats.1.as_str()),
+        ("True", "FinalFiguresRead"),
+        "{stats:?}"
+    );
+
+    let status = test.status.clone().unwrap();
+    assert_eq!(status.connected_workers, Some(2));
+    assert_eq!(
+        condition(&test, "WorkersConnected").unwrap().2,
+        "2/2 workers connected",
+        "counted by the master, not estimated"
+    );
+    let result = status.result.clone().unwrap();
+    assert!(!result.partial, "{result:?}");
+    let seen = cluster.target_requests(&ns).await;
+    let at_target = seen["total"].as_i64().unwrap();
+    let total = result.total_requests.unwrap();
+    assert!(
+        (at_target - total).abs() <= 4,
+        "the result counts {total} requests, the target saw {at_target}"
+    );
+    let failed = result.failed_requests.unwrap();
+    let at_target_failed = seen["by_path"]["/fail/checkout"].as_i64().unwrap();
+    assert!(
+        (at_target_failed - failed).abs() <= 4,
+        "{failed} vs {at_target_failed}"
+    );
+    let ratio = result.failure_ratio.unwrap();
+    assert!((0.05..0.2).contains(&ratio), "failure ratio {ratio}");
+    assert_eq!(result.top_failures.as_ref().unwrap()[0].name, "/checkout");
+    assert!(result.p95_response_time.is_some() && result.requests_per_second.unwrap() > 1.0);
+
+    // Live figures while it ran.
+    let (total_writes, live_writes, live_values) = {
+        let writes = writes.lock().unwrap();
+        let running: Vec<&LiveStats> = writes
+            .live
+            .iter()
+            .filter(|l| l.state == "running")
+            .collect();
+        assert!(
+            running
+                .iter()
+                .any(|l| l.users == 4 && l.requests_per_second > 0.0),
+            "no live figures with 4 users and a rate: {:?}",
+            writes.live
+        );
+        assert_eq!(writes.live.last().unwrap().state, "stopped");
+        (writes.versions.len(), writes.live_writes, writes.live.len())
+    };
+    // Rate-limited: a 100 s run read every 5 s (20 reads) writes live figures at most every
+    // 10 s, plus one per Locust state change (ready, spawning, running, stopped).
+    assert!(
+        live_writes <= 100 / 10 + 4,
+        "{live_writes} live-stats writes"
+    );
+    // Everything else: creation, Pending, Running, connected workers, result, Succeeded.
+    let other_writes = total_writes - live_writes;
+    assert!(other_writes <= 8, "{other_writes} other writes");
+
+    // The report, kept after the pods, and the report command.
+    let report_name = result.report_config_map.clone().unwrap();
+    let map = Api::<ConfigMap>::namespaced(cluster.client(), &ns)
+        .get(&report_name)
+        .await
+        .unwrap();
+    let gz = map.binary_data.as_ref().unwrap()[REPORT_KEY_HTML_GZ]
+        .0
+        .len();
+    let data = map.data.clone().unwrap_or_default();
+    assert!(data["requests.csv"].contains("/checkout"));
+    assert!(
+        data["stats.json"].contains("\"state\": \"stopped\"")
+            || data["stats.json"].contains("\"state\":\"stopped\"")
+    );
+    let html_file = cluster.dir.join("shop-report.html");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_locust-k8s-operator"))
+        .args(["report", name, "-n", &ns, "--html"])
+        .arg(&html_file)
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains(&format!("Requests       {total} ({failed} failed")),
+        "{table}"
+    );
+    let html = std::fs::read_to_string(&html_file).unwrap();
+    assert!(html.contains("<html") && html.len() > 500_000);
+    let reasons = event_reasons(cluster, &ns, name).await;
+    assert!(reasons.contains("ResultRecorded"), "{reasons:?}");
+
+    eprintln!(
+        "FIGURES: {ns}/{name}: 100 s run, {:.0} s from creation to Succeeded; {total_writes} writes of the object ({live_writes} changed the live figures, {live_values} distinct, {other_writes} others incl. the creation); result {total} requests ({at_target} at the target), {failed} failed; report ConfigMap: HTML {} bytes gzipped to {gz}",
+        took.as_secs_f64(),
+        html.len()
+    );
+}
+
+/// Strict thresholds with stopOnBreach: the operator stops the load once the failure ratio has
+/// been over its limit for the grace period, long before the run time, and fails the test with
+/// ThresholdsBreached naming the breach.
+pub async fn stop_on_breach_stops_real_load_and_fails_the_test(cluster: &'static Cluster) {
+    ensure_operator(cluster).await;
+    let (ns, target) = namespace_with_target(cluster, "breach").await;
+    let name = "breach";
+    cluster
+        .config_map(
+            &ns,
+            &format!("{name}-locustfile"),
+            &[("locustfile.py", LOCUSTFILE)],
+        )
+        .await;
+    let started = Instant::now();
+    apply(
+        cluster,
+        &ns,
+        &test_manifest(
+            cluster,
+            name,
+            &target,
+            "300s",
+            json!({"aggregate": {"maxFailRatio": 0.01}, "stopOnBreach": true,
+                   "stopGracePeriodSeconds": 5}),
+        ),
+    );
+    let (phases, test) = follow_to_end(cluster, &ns, name, Duration::from_secs(150)).await;
+    let took = started.elapsed();
+    assert_eq!(
+        phases,
+        [Phase::Pending, Phase::Running, Phase::Failed],
+        "{test:?}"
+    );
+    let completed = condition(&test, "TestCompleted").unwrap();
+    assert_eq!(completed.1, "ThresholdsBreached", "{completed:?}");
+    assert!(
+        completed
+            .2
+            .starts_with("stopped the test: aggregate fail ratio"),
+        "{completed:?}"
+    );
+    assert!(
+        took < Duration::from_secs(120),
+        "took {took:?} of a 300 s run"
+    );
+    // The users stopped: the target gets nothing more.
+    let before = cluster.target_requests(&ns).await["total"]
+        .as_i64()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = cluster.target_requests(&ns).await["total"]
+        .as_i64()
+        .unwrap();
+    assert!(after - before <= 2, "load went on: {before} -> {after}");
+    let result = test.status.as_ref().unwrap().result.clone().unwrap();
+    assert!(result.failed_requests.unwrap() > 0);
+    let reasons = event_reasons(cluster, &ns, name).await;
+    assert!(reasons.contains("ThresholdsBreached"), "{reasons:?}");
+    eprintln!(
+        "FIGURES: {ns}/{name}: a 300 s run stopped on a breach and Failed {:.0} s after creation",
+        took.as_secs_f64()
+    );
+}
