@@ -11,6 +11,8 @@ mod common;
 mod failures;
 #[path = "real/injection.rs"]
 mod injection;
+#[path = "real/install.rs"]
+mod install;
 #[path = "real/node.rs"]
 mod node;
 #[path = "real/samples.rs"]
@@ -30,6 +32,9 @@ use failures::{
     missing_locustfile_config_map_is_named, unpullable_image_is_named,
 };
 use injection::env_secrets_and_volumes_reach_the_locust_process;
+use install::{
+    config_directory_runs_the_operator_in_the_cluster, helm_chart_runs_the_operator_in_the_cluster,
+};
 use node::pods_reach_services_by_name_and_the_host_reaches_pods;
 use samples::{
     readme_v2_sample_runs_a_real_distributed_test, v1_sample_runs_a_real_distributed_test,
@@ -56,6 +61,8 @@ fn main() -> ExitCode {
             missing_env_config_map_is_named,
             unpullable_image_is_named,
             restricted_namespace_runs_locust_with_the_documented_security_block,
+            helm_chart_runs_the_operator_in_the_cluster,
+            config_directory_runs_the_operator_in_the_cluster,
         ],
     )
 }
