@@ -11,6 +11,8 @@ mod common;
 mod failures;
 #[path = "real/injection.rs"]
 mod injection;
+#[path = "real/install.rs"]
+mod install;
 #[path = "real/node.rs"]
 mod node;
 #[path = "real/results.rs"]
@@ -32,6 +34,9 @@ use failures::{
     missing_locustfile_config_map_is_named, unpullable_image_is_named,
 };
 use injection::env_secrets_and_volumes_reach_the_locust_process;
+use install::{
+    config_directory_runs_the_operator_in_the_cluster, helm_chart_runs_the_operator_in_the_cluster,
+};
 use node::pods_reach_services_by_name_and_the_host_reaches_pods;
 use results::{
     live_stats_result_and_report_through_the_api_server_proxy,
@@ -64,6 +69,8 @@ fn main() -> ExitCode {
             restricted_namespace_runs_locust_with_the_documented_security_block,
             live_stats_result_and_report_through_the_api_server_proxy,
             stop_on_breach_stops_real_load_and_fails_the_test,
+            helm_chart_runs_the_operator_in_the_cluster,
+            config_directory_runs_the_operator_in_the_cluster,
         ],
     )
 }

@@ -10,6 +10,7 @@ use super::status::{EventNote, condition, reason};
 use crate::api::v2::{LocustTestStatus, ThresholdsSpec};
 use crate::resources::web_ui::{Unreadable, WebUi};
 use crate::stats::figures::{connected_workers, live_stats, test_result, worth_writing};
+use crate::stats::payload::StatsPayload;
 use crate::stats::verdict::{self, Scope};
 use crate::stats::{Access, Reading, Sample};
 
@@ -77,6 +78,18 @@ pub struct Applied {
     pub events: Vec<EventNote>,
 }
 
+/// Workers the master reports. Once the test has stopped, the workers leave as the master quits
+/// (autoquit), and the final figures may be read after they left: from then on the count only
+/// keeps or raises what the status says, so it tells how many workers took part.
+fn reported_workers(payload: &StatsPayload, before: Option<i32>) -> Option<i32> {
+    let reported = connected_workers(payload)?;
+    Some(if payload.is_stopped() {
+        reported.max(before.unwrap_or(0))
+    } else {
+        reported
+    })
+}
+
 /// Live figures, connected workers, the final result and the StatsAvailable and ThresholdsMet
 /// conditions, from what was read. `master_running`: the master pod runs.
 pub fn apply_reading(
@@ -98,7 +111,7 @@ pub fn apply_reading(
         ) {
             status.live_stats = Some(candidate);
         }
-        applied.connected = connected_workers(&sample.payload);
+        applied.connected = reported_workers(&sample.payload, status.connected_workers);
     }
 
     // The final figures, once read: recorded once, with the report's name.
@@ -120,7 +133,7 @@ pub fn apply_reading(
         });
         status.result = Some(result);
         status.live_stats = Some(live_stats(&capture.payload, capture.at));
-        applied.connected = connected_workers(&capture.payload);
+        applied.connected = reported_workers(&capture.payload, status.connected_workers);
         if let Some(thresholds) = view.thresholds {
             let checks = verdict::evaluate(thresholds, &capture.payload, Scope::All);
             let breached = verdict::breaches(&checks);

@@ -445,3 +445,42 @@ fn thresholds_that_could_never_be_checked_fail_the_test() {
         pod_reason::MASTER_EVICTED
     );
 }
+
+#[test]
+fn workers_leaving_after_the_test_stopped_do_not_lower_connected_workers() {
+    // Seen on a real node: with a short autoquit the master's final figures are read after the
+    // workers quit, and report worker_count 0 for a test that ran with all its workers.
+    let mut left: serde_json::Value = serde_json::from_str(OK_STOPPED).unwrap();
+    left["worker_count"] = json!(0);
+    left["workers"] = json!([]);
+    let left = left.to_string();
+    let master = pod("master", "Running", None);
+    let reading = Reading {
+        last: Some(sample(&left, 40)),
+        capture: Some(capture(&left, 41)),
+        ..Default::default()
+    };
+    let mut case = Case::new(41, vec![&master]);
+    case.reading = Some(&reading);
+    let before = LocustTestStatus {
+        connected_workers: Some(2),
+        ..running()
+    };
+    let out = derive(&before, &case.observed());
+    assert_eq!(out.status.connected_workers, Some(2));
+    let connected = condition_of(&out.status, condition::WORKERS_CONNECTED);
+    assert_eq!(connected.status, "True", "{connected:?}");
+
+    // While the test runs, the master's count is taken as it is (a worker lost is shown).
+    let mut running_left: serde_json::Value = serde_json::from_str(OK_RUNNING).unwrap();
+    running_left["worker_count"] = json!(1);
+    let running_left = running_left.to_string();
+    let reading = Reading {
+        last: Some(sample(&running_left, 40)),
+        ..Default::default()
+    };
+    let mut case = Case::new(41, vec![&master]);
+    case.reading = Some(&reading);
+    let out = derive(&before, &case.observed());
+    assert_eq!(out.status.connected_workers, Some(1));
+}

@@ -105,6 +105,13 @@ pub async fn ensure_operator(cluster: &Cluster) {
     .await;
 }
 
+/// Stops the shared operator (before a test installs one in the cluster).
+pub async fn stop_operator() {
+    if let Some(mut process) = OPERATOR.lock().await.take() {
+        process.terminate(Duration::from_secs(10));
+    }
+}
+
 /// The shared operator's log, for failure messages.
 pub async fn operator_log() -> String {
     OPERATOR

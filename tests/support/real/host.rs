@@ -77,6 +77,8 @@ impl Names {
 /// Exclusive use of the host's real-node ranges, held for the life of the node.
 pub struct HostLock {
     _lock: File,
+    /// How long this process waited for another real node to stop.
+    pub waited: Duration,
 }
 
 impl HostLock {
@@ -97,7 +99,10 @@ impl HostLock {
                     let mut lock = file;
                     let _ = lock.set_len(0);
                     let _ = writeln!(lock, "{} {}", std::process::id(), dir.display());
-                    return Ok(Self { _lock: lock });
+                    return Ok(Self {
+                        _lock: lock,
+                        waited: started.elapsed(),
+                    });
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
                     let holder = std::fs::read_to_string(LOCK_FILE).unwrap_or_default();

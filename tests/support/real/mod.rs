@@ -36,7 +36,7 @@ use images::Images;
 
 /// A real node being started or running: what the cluster keeps of it.
 pub struct RealNode {
-    _lock: HostLock,
+    lock: HostLock,
     pub names: Names,
     /// containerd's directory and socket (`ctr --address`).
     pub containerd_socket: PathBuf,
@@ -121,7 +121,7 @@ pub fn prepare(dir: &Path, processes: &Processes) -> Result<RealNode, String> {
         images::import(&import_socket, &refs)
     });
     Ok(RealNode {
-        _lock: lock,
+        lock,
         names,
         containerd_socket: socket,
         images,
@@ -133,6 +133,14 @@ pub fn prepare(dir: &Path, processes: &Processes) -> Result<RealNode, String> {
             cni,
         },
     })
+}
+
+impl RealNode {
+    /// How long the start waited for another real node on this host to stop (not start-up
+    /// time).
+    pub fn lock_wait(&self) -> Duration {
+        self.lock.waited
+    }
 }
 
 /// Starts a node component inside the node's cgroup and network namespace.
