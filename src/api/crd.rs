@@ -11,19 +11,20 @@ use kube::CustomResourceExt;
 use serde_json::{Value, json};
 
 use super::names::{
-    DEFAULT_LIB_MOUNT_PATH, DEFAULT_SRC_MOUNT_PATH, FLAG_HEADLESS, FLAG_WEB_LOGIN, LIB_VOLUME_NAME,
-    MAX_NAME_LENGTH, SECRET_VOLUME_PREFIX,
+    DEFAULT_LIB_MOUNT_PATH, DEFAULT_SRC_MOUNT_PATH, FLAG_EXPECT_WORKERS, FLAG_HEADLESS,
+    FLAG_MASTER, FLAG_MASTER_BIND_PORT, FLAG_MASTER_HOST, FLAG_MASTER_PORT, FLAG_WEB_LOGIN,
+    FLAG_WORKER, LIB_VOLUME_NAME, MAX_NAME_LENGTH, SECRET_VOLUME_PREFIX,
 };
 use super::{v1, v2};
 
 /// Flags the operator owns on the Locust command line; extraArgs may not carry them.
 pub const TOPOLOGY_FLAGS: [&str; 6] = [
-    "--master",
-    "--worker",
-    "--master-host",
-    "--master-port",
-    "--master-bind-port",
-    "--expect-workers",
+    FLAG_MASTER,
+    FLAG_WORKER,
+    FLAG_MASTER_HOST,
+    FLAG_MASTER_PORT,
+    FLAG_MASTER_BIND_PORT,
+    FLAG_EXPECT_WORKERS,
 ];
 
 /// Upper bounds that keep the cost of every CEL rule inside the API server's budget.

@@ -164,7 +164,7 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
     let observed = Observed {
         generation,
         expected_workers: expected,
-        processes_per_pod: (expected / test.spec.worker.replicas.max(1)).max(1),
+        processes_per_pod: resources::processes_per_pod(&test.spec),
         master_job: master_job.as_deref(),
         worker_job: worker_job.as_deref(),
         pods: pods.iter().map(Arc::as_ref).collect(),

@@ -79,11 +79,11 @@ pub fn worker_args(spec: &LocustTestSpec, test_name: &str) -> Result<Vec<String>
     Ok(args)
 }
 
-/// Workers the master waits for: `worker.replicas`, times P when the worker command line
-/// carries `--processes P` or `--processes=P` with P >= 1 (each forked process connects as one
-/// worker). The last occurrence counts, as in Locust; the command seed is read as well as
+/// Locust worker processes per worker pod: P when the worker command line carries
+/// `--processes P` or `--processes=P` with P >= 1 (each forked process connects as one worker),
+/// else 1. The last occurrence counts, as in Locust; the command seed is read as well as
 /// `extraArgs`. `--processes -1` (one per CPU core) cannot be known here and counts as 1.
-pub fn expected_workers(spec: &LocustTestSpec) -> i32 {
+pub fn processes_per_pod(spec: &LocustTestSpec) -> i32 {
     let worker = &spec.worker;
     let tokens: Vec<&str> = worker
         .command
@@ -103,8 +103,12 @@ pub fn expected_workers(spec: &LocustTestSpec) -> i32 {
             processes = value.parse::<i32>().ok();
         }
     }
-    let per_pod = processes.filter(|p| *p >= 1).unwrap_or(1);
-    worker.replicas.saturating_mul(per_pod)
+    processes.filter(|p| *p >= 1).unwrap_or(1)
+}
+
+/// Workers the master waits for: `worker.replicas` times [`processes_per_pod`].
+pub fn expected_workers(spec: &LocustTestSpec) -> i32 {
+    spec.worker.replicas.saturating_mul(processes_per_pod(spec))
 }
 
 /// The command seed split on whitespace (no shell quoting, as in the Go operator).

@@ -33,7 +33,7 @@ use crate::api::names::{Role, child_name};
 use crate::api::v2::{LocustTest, LocustTestSpec, OpenTelemetrySpec};
 use crate::config::Config;
 
-pub use args::{expected_workers, master_args, worker_args};
+pub use args::{expected_workers, master_args, processes_per_pod, worker_args};
 pub use jobs::{master_job, worker_job};
 pub use service::master_service;
 

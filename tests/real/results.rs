@@ -217,9 +217,10 @@ pub async fn live_stats_result_and_report_through_the_api_server_proxy(cluster: 
         live_writes <= 100 / 10 + 4,
         "{live_writes} live-stats writes"
     );
-    // Everything else: creation, Pending, Running, connected workers, result, Succeeded.
+    // Everything else: the creation, Pending, each pod and worker count change on the way to
+    // Running (real pods start one by one), the master answering, Succeeded. Measured: 10.
     let other_writes = total_writes - live_writes;
-    assert!(other_writes <= 8, "{other_writes} other writes");
+    assert!(other_writes <= 12, "{other_writes} other writes");
 
     // The report, kept after the pods, and the report command.
     let report_name = result.report_config_map.clone().unwrap();
