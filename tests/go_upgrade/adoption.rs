@@ -177,11 +177,16 @@ pub async fn finished_and_deleted_go_tests_are_released(cluster: &'static Cluste
         Some(t) => Err(format!("finalizers {:?}", t.metadata.finalizers)),
     })
     .await;
-    assert!(
-        event_reasons(cluster, &ns, "go-deleted")
-            .await
-            .contains("Deleting")
-    );
+    // The event is published once the finalizer is gone, so it may trail the deletion.
+    wait::until_ok("the Deleting event", TIMEOUT, async || {
+        let reasons = event_reasons(cluster, &ns, "go-deleted").await;
+        if reasons.contains("Deleting") {
+            Ok(())
+        } else {
+            Err(format!("event reasons {reasons:?}"))
+        }
+    })
+    .await;
 
     let released = wait_test(cluster, &ns, GO_TEST, "finalizer removed", |t| {
         t.metadata.finalizers.as_ref().is_none_or(Vec::is_empty)
