@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The local sandbox: the simulated cluster of the integration tests (etcd, kube-apiserver,
+# The local sandbox: a cluster of the integration tests, the real node when it can start (root,
+# `make tools`, no other real node; else the simulated cluster: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler and kwok with three fake Nodes), run in the background
 # by examples/sandbox.rs, which reuses the test harness in tests/support.
 #
@@ -10,7 +11,11 @@
 #   hack/sandbox.sh run      up, install the CRD (`locust-k8s-operator crd | kubectl apply -f -`)
 #                            with the conversion webhook at https://127.0.0.1:<webhook port>,
 #                            start the operator in the background (self-managed webhook
-#                            certificates), apply the samples and wait for the v2 one to succeed
+#                            certificates), apply the samples and wait for both to succeed (on
+#                            the real node: against an in-cluster target, then their figures)
+#
+# SANDBOX_MODE: auto (default; real when it can start, else simulated with one line saying why),
+# real or simulated.
 #
 # Operator ports (loopback): SANDBOX_WEBHOOK_PORT (9443), SANDBOX_HEALTH_PORT (8081),
 # SANDBOX_METRICS_PORT (8080).
