@@ -75,6 +75,10 @@ pub async fn ensure_operator(cluster: &Cluster) {
         ("WEBHOOK_BIND_ADDRESS", webhook.clone()),
         ("METRICS_EXPORTER_IMAGE", cluster.image("exporter")),
     ];
+    // More of the operator's log when chasing a failure, e.g. `info,kube_runtime=debug`.
+    if let Ok(filter) = std::env::var("LOCUST_TEST_OPERATOR_LOG") {
+        options.env.push(("RUST_LOG", filter));
+    }
     let mut process = OperatorProcess::start(cluster, "host-operator", &options);
     process.wait_ready().await;
     *operator = Some(process);
