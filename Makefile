@@ -32,7 +32,7 @@ build: ## Build the operator binary
 tools: ## Build or fetch the pinned Kubernetes tools and Locust into the cache (slow once, then seconds)
 	hack/tools.sh
 
-test: tools ## Every test: unit, integration against a real API server, end to end on a simulated cluster
+test: tools ## Every test: unit, integration against a real API server, end to end on a simulated cluster and a real node
 	$(TOOLS_ENV); $(CARGO) test --all-targets
 
 unit: ## Unit tests only (no cluster)
@@ -51,10 +51,10 @@ generate: build ## Write config/, charts/, bundle/ and catalog/ from the Rust so
 check-generated: build ## Fail if generated files drifted from the Rust source
 	$(BIN) generate --check
 
-sandbox: tools build ## Start the local simulated cluster in the background
+sandbox: tools build ## Start the local cluster in the background (real node when it can, else simulated)
 	hack/sandbox.sh up
 
-sandbox-down: ## Stop the local simulated cluster
+sandbox-down: ## Stop the local cluster
 	hack/sandbox.sh down
 
 run: tools build ## Sandbox cluster + CRD + operator + a sample test

@@ -2,7 +2,9 @@
 //! integration tests (tests/support), started in a fixed directory and kept running until
 //! SIGTERM or SIGINT. One implementation for tests and sandbox, so both behave alike.
 //!
-//! Usage: `sandbox <directory>`; writes `<directory>/kubeconfig`, then `<directory>/ready`.
+//! Usage: `sandbox <directory> [simulated|real]`; writes `<directory>/kubeconfig`, then
+//! `<directory>/ready`. `real` starts the real node of the real-cluster tests (root, `make
+//! tools`); `simulated` (the default) the kwok cluster.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 // Only the cluster part of tests/support: the rest is for test binaries (it may use what
@@ -31,21 +33,29 @@ use support::cluster::{Cluster, Location, Mode};
 
 fn main() -> ExitCode {
     let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
-        eprintln!("usage: sandbox <state directory>");
+        eprintln!("usage: sandbox <state directory> [simulated|real]");
         return ExitCode::from(2);
+    };
+    let mode = match std::env::args().nth(2).as_deref() {
+        None | Some("simulated") => Mode::SimulatedCluster,
+        Some("real") => Mode::RealCluster,
+        Some(other) => {
+            eprintln!("unknown mode {other:?}: simulated or real");
+            return ExitCode::from(2);
+        }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");
-    runtime.block_on(serve(dir))
+    runtime.block_on(serve(dir, mode))
 }
 
-async fn serve(dir: PathBuf) -> ExitCode {
+async fn serve(dir: PathBuf, mode: Mode) -> ExitCode {
     let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    let cluster = match Cluster::start(Mode::SimulatedCluster, Location::Fixed(dir.clone())).await {
+    let cluster = match Cluster::start(mode, Location::Fixed(dir.clone())).await {
         Ok(cluster) => cluster,
         Err(error) => {
             eprintln!("the sandbox did not start: {error}");
@@ -57,7 +67,7 @@ async fn serve(dir: PathBuf) -> ExitCode {
         return ExitCode::FAILURE;
     }
     println!(
-        "sandbox ready in {:.1} s; export KUBECONFIG={}",
+        "sandbox ready in {:.1} s ({mode}); export KUBECONFIG={}",
         cluster.start_up.as_secs_f64(),
         cluster.kubeconfig.display()
     );

@@ -75,6 +75,10 @@ pub async fn ensure_operator(cluster: &Cluster) {
         ("WEBHOOK_BIND_ADDRESS", webhook.clone()),
         ("METRICS_EXPORTER_IMAGE", cluster.image("exporter")),
     ];
+    // More of the operator's log when chasing a failure, e.g. `info,kube_runtime=debug`.
+    if let Ok(filter) = std::env::var("LOCUST_TEST_OPERATOR_LOG") {
+        options.env.push(("RUST_LOG", filter));
+    }
     let mut process = OperatorProcess::start(cluster, "host-operator", &options);
     process.wait_ready().await;
     *operator = Some(process);
@@ -174,12 +178,35 @@ pub async fn follow_to_end(
                 return (phases, test);
             }
         }
-        assert!(
-            started.elapsed() < timeout,
-            "{ns}/{name} did not end within {timeout:?}; phases so far {phases:?}\nmaster log:\n{}\noperator log (end):\n{}",
-            master_log(cluster, ns, name).await,
-            tail(&operator_log().await, 30)
-        );
+        if started.elapsed() >= timeout {
+            let about: String = operator_log()
+                .await
+                .lines()
+                .filter(|l| l.contains(&format!("{name}.{ns}")) || l.contains("ERROR"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let pods: Vec<String> = Api::<Pod>::namespaced(cluster.client(), ns)
+                .list(&ListParams::default())
+                .await
+                .map(|l| l.items)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| {
+                    let status = p.status.unwrap_or_default();
+                    format!(
+                        "{}: {:?} {:?}",
+                        p.metadata.name.unwrap_or_default(),
+                        status.phase,
+                        status.container_statuses
+                    )
+                })
+                .collect();
+            panic!(
+                "{ns}/{name} did not end within {timeout:?}; phases so far {phases:?}\npods: {pods:#?}\nmaster log:\n{}\noperator log about it and errors (end):\n{}",
+                master_log(cluster, ns, name).await,
+                tail(&about, 40)
+            );
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -258,9 +285,62 @@ pub async fn event_reasons(cluster: &Cluster, ns: &str, name: &str) -> BTreeSet<
         .collect()
 }
 
-/// A fresh namespace with the target running; returns (namespace, target URL).
+/// Namespaces no scenario deletes.
+const KEPT_NAMESPACES: [&str; 5] = [
+    "default",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    OPERATOR_NAMESPACE,
+];
+
+/// A fresh namespace for a scenario, once the previous scenarios' namespaces are gone. The node
+/// has two CPUs and the scheduler counts the requests of every pod that has not finished: pods a
+/// failure scenario leaves waiting (ImagePullBackOff, ContainerCreating) would keep the next
+/// scenario's pods from being scheduled ("Insufficient cpu").
+pub async fn scenario_namespace(cluster: &Cluster, prefix: &str) -> String {
+    let namespaces = Api::<Namespace>::all(cluster.client());
+    let old: Vec<String> = namespaces
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .filter(|n| !KEPT_NAMESPACES.contains(&n.as_str()))
+        .collect();
+    for name in &old {
+        let _ = namespaces.delete(name, &Default::default()).await;
+    }
+    let pods = Api::<Pod>::all(cluster.client());
+    wait::until_ok(
+        "the previous scenarios' pods to be gone",
+        Duration::from_secs(120),
+        async || {
+            let left: Vec<String> = pods
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?
+                .items
+                .into_iter()
+                .filter(|p| {
+                    p.metadata
+                        .namespace
+                        .as_ref()
+                        .is_some_and(|ns| old.contains(ns))
+                })
+                .filter_map(|p| p.metadata.name)
+                .collect();
+            left.is_empty().then_some(()).ok_or(format!("{left:?}"))
+        },
+    )
+    .await;
+    cluster.namespace(prefix).await
+}
+
+/// A fresh scenario namespace with the target running; returns (namespace, target URL).
 pub async fn namespace_with_target(cluster: &Cluster, prefix: &str) -> (String, String) {
-    let ns = cluster.namespace(prefix).await;
+    let ns = scenario_namespace(cluster, prefix).await;
     let url = cluster.start_target(&ns).await;
     (ns, url)
 }

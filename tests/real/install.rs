@@ -153,7 +153,7 @@ pub async fn helm_chart_runs_the_operator_in_the_cluster(cluster: &'static Clust
         "operator image {image} loaded in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let ns = cluster.namespace("helm").await;
+    let ns = super::common::scenario_namespace(cluster, "helm").await;
     let out = cluster.run_kubectl(
         &[
             "label",
@@ -228,12 +228,26 @@ pub async fn helm_chart_runs_the_operator_in_the_cluster(cluster: &'static Clust
         },
     )
     .await;
+    // docs/install-helm.md: in self-managed mode the operator's certificate Secret is not part
+    // of the release; it is the one thing left besides the CRD, and the documented command
+    // removes it.
     let secrets = cluster.run_kubectl(&["get", "secrets", "-n", &ns, "--output", "name"], None);
     assert_eq!(
         String::from_utf8_lossy(&secrets.stdout).trim(),
-        "",
-        "Secrets left in {ns} (webhook certificates, release records)"
+        "secret/locust-locust-k8s-operator-webhook-certs",
+        "Secrets left in {ns} after helm uninstall"
     );
+    let out = cluster.run_kubectl(
+        &[
+            "-n",
+            &ns,
+            "delete",
+            "secret",
+            "locust-locust-k8s-operator-webhook-certs",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
 }
 
 /// `kubectl apply --server-side -k config/` (the comment in config/kustomization.yaml), the
@@ -260,6 +274,19 @@ pub async fn config_directory_runs_the_operator_in_the_cluster(cluster: &'static
             ns,
             &format!("deployment/{deployment}"),
             &exporter,
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    // Until the rollout completes, a replica with the old environment may still lead.
+    let out = cluster.run_kubectl(
+        &[
+            "rollout",
+            "status",
+            "-n",
+            ns,
+            &format!("deployment/{deployment}"),
+            "--timeout=180s",
         ],
         None,
     );

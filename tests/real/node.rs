@@ -14,7 +14,7 @@ use super::common::tail;
 /// (kube-proxy) and the API server through the `kubernetes` Service; the host reaches pods
 /// through the API server's service proxy; `kubectl logs` and `kubectl exec` reach the kubelet.
 pub async fn pods_reach_services_by_name_and_the_host_reaches_pods(cluster: &'static Cluster) {
-    let ns = cluster.namespace("node").await;
+    let ns = super::common::scenario_namespace(cluster, "node").await;
     cluster.start_target(&ns).await;
     let script = format!(
         r#"

@@ -21,7 +21,7 @@ pub async fn restricted_namespace_runs_locust_with_the_documented_security_block
     cluster: &'static Cluster,
 ) {
     ensure_operator(cluster).await;
-    let ns = cluster.namespace("restricted").await;
+    let ns = super::common::scenario_namespace(cluster, "restricted").await;
     Api::<Namespace>::all(cluster.client())
         .patch(
             &ns,
@@ -48,12 +48,13 @@ pub async fn restricted_namespace_runs_locust_with_the_documented_security_block
     }});
     apply(cluster, &ns, &unverifiable);
 
-    let (phases, _) = follow_to_end(cluster, &ns, "documented", Duration::from_secs(150)).await;
+    let (phases, test) = follow_to_end(cluster, &ns, "documented", Duration::from_secs(150)).await;
     let log = master_log(cluster, &ns, "documented").await;
     assert_eq!(
         phases,
         [Phase::Pending, Phase::Running, Phase::Succeeded],
-        "{log}"
+        "{:?}\n{log}",
+        test.status.and_then(|s| s.conditions)
     );
     let count = cluster.target_requests(&ns).await["by_path"]["/restricted"]
         .as_i64()

@@ -78,13 +78,20 @@ pub fn trial<Fut>(name: &str, test: fn(&'static Cluster) -> Fut) -> Trial
 where
     Fut: Future<Output = ()> + 'static,
 {
+    let name_owned = name.to_string();
     Trial::test(name, move || {
         runtime().block_on(async move {
             let cluster = cluster().await.map_err(Failed::from)?;
             let timeout = *TIMEOUT.get().unwrap_or(&TEST_TIMEOUT);
-            tokio::time::timeout(timeout, test(cluster))
+            let started = std::time::Instant::now();
+            let outcome = tokio::time::timeout(timeout, test(cluster))
                 .await
-                .map_err(|_| Failed::from(format!("timed out after {timeout:?}")))
+                .map_err(|_| Failed::from(format!("timed out after {timeout:?}")));
+            // Sequential binaries (the real node) say what each scenario cost.
+            if TIMEOUT.get().is_some() {
+                eprintln!("{name_owned}: {:.1} s", started.elapsed().as_secs_f64());
+            }
+            outcome
         })
     })
 }

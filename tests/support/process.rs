@@ -192,6 +192,9 @@ impl Processes {
             let _ = component.child.wait();
         }
         components.clear();
+        // Groups adopted from tests (an operator process kept in a static, say) go too; only a
+        // leader whose command line still names this directory, so a reused pid is never hit.
+        kill_recorded_groups(&self.dir);
         run_teardown(&self.dir);
         if let Some((mut reaper, mut stdin)) =
             self.reaper.lock().unwrap_or_else(|p| p.into_inner()).take()
@@ -204,6 +207,22 @@ impl Processes {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
             eprintln!("{KEEP_VARIABLE} is set: kept {}", self.dir.display());
+        }
+    }
+}
+
+/// SIGKILLs each process group recorded in `dir` whose leader still runs a command that names
+/// `dir`.
+fn kill_recorded_groups(dir: &Path) {
+    let marker = dir.to_string_lossy().into_owned();
+    let groups = std::fs::read_to_string(dir.join(GROUPS_FILE)).unwrap_or_default();
+    for pid in groups
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse::<i32>().ok())
+    {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&marker) {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
 }
@@ -273,17 +292,7 @@ pub fn sweep(dir: &Path) -> bool {
             return false;
         }
     }
-    let marker = dir.to_string_lossy().into_owned();
-    let groups = std::fs::read_to_string(dir.join(GROUPS_FILE)).unwrap_or_default();
-    for pid in groups
-        .lines()
-        .filter_map(|l| l.split_whitespace().next()?.parse::<i32>().ok())
-    {
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&marker) {
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-    }
+    kill_recorded_groups(dir);
     run_teardown(dir);
     std::fs::remove_dir_all(dir).is_ok()
 }

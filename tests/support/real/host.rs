@@ -264,8 +264,10 @@ pub fn teardown_script(dir: &Path, names: &Names) -> String {
 # Undoes the real node of {dir} (written by tests/support/real/host.rs).
 dir='{dir}'
 cgroup='{cgroup}'
-# The tasks containerd runs now: their shims' sockets and CNI results live outside $dir.
-tasks=$(ls "$dir/containerd/state/io.containerd.runtime.v2.task/k8s.io" 2>/dev/null)
+# The tasks and pod sandboxes containerd knows: their shims' sockets and CNI results live
+# outside $dir (a stopped sandbox has no task but keeps its CNI result).
+tasks=$(ls "$dir/containerd/state/io.containerd.runtime.v2.task/k8s.io" 2>/dev/null
+  ls "$dir/containerd/root/io.containerd.grpc.v1.cri/sandboxes" 2>/dev/null)
 roots=
 for r in /sys/fs/cgroup/"$cgroup" /sys/fs/cgroup/*/"$cgroup"; do [ -d "$r" ] && roots="$roots $r"; done
 i=0
