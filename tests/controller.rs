@@ -2,6 +2,10 @@
 //! nodes), run as a separate `locust-k8s-operator run` process with only the RBAC we ship.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "controller/failures.rs"]
+mod failures;
+#[path = "controller/references.rs"]
+mod references;
 mod support;
 
 use std::collections::BTreeSet;
@@ -24,13 +28,20 @@ use support::kwok::POD_COMPLETE_DELAY;
 use support::operator::{OperatorOptions, OperatorProcess, operator_identity};
 use support::{Cluster, Mode, crd, wait};
 
+use failures::{
+    pod_problems_fail_the_test_with_their_reason, taken_names_and_rejected_children_fail_the_test,
+};
+use references::config_maps_are_waited_for_then_missing_ones_fail_the_test;
+
 fn main() -> ExitCode {
     support::harness::main(
         Mode::SimulatedCluster,
         trials![
             v2_test_runs_to_succeeded_with_children_status_and_events,
             master_failure_fails_the_test_with_a_reason,
-            missing_configmap_fails_the_test_naming_it,
+            config_maps_are_waited_for_then_missing_ones_fail_the_test,
+            pod_problems_fail_the_test_with_their_reason,
+            taken_names_and_rejected_children_fail_the_test,
             deleted_children_are_recreated_while_running_and_left_alone_after,
             evicted_worker_is_replaced_and_evicted_master_fails_the_test,
             deleting_a_test_removes_its_children_even_without_the_operator,
@@ -443,50 +454,6 @@ async fn master_failure_fails_the_test_with_a_reason(cluster: &'static Cluster) 
         event_reasons(cluster, &ns, "failing")
             .await
             .contains("TestFailed")
-    );
-}
-
-async fn missing_configmap_fails_the_test_naming_it(cluster: &'static Cluster) {
-    let (ns, identity) = prepare(cluster, "missing-cm").await;
-    let _operator = start_operator(cluster, &ns, &identity, "3s").await;
-    let mut test = locust_test("no-plan", 1, "1h", "1h");
-    test["spec"]["testFiles"]["configMapRef"] = json!("absent-plan");
-    create(cluster, &ns, test).await;
-    let worker = wait::until("the worker pod", Duration::from_secs(60), async || {
-        pods_of(cluster, &ns, "no-plan", "worker")
-            .await
-            .into_iter()
-            .next()
-    })
-    .await;
-    // The kubelet's report when the container's ConfigMap does not exist.
-    report_pod_status(
-        cluster,
-        &ns,
-        &worker.name_any(),
-        json!({"containerStatuses": [{
-            "name": container_name(&worker), "image": "locustio/locust:2.43.3", "imageID": "",
-            "ready": false, "restartCount": 0,
-            "state": {"waiting": {"reason": "CreateContainerConfigError",
-                "message": "configmap \"absent-plan\" not found"}}}]}),
-    )
-    .await;
-    let failed = wait_phase(
-        cluster,
-        &ns,
-        "no-plan",
-        Phase::Failed,
-        Duration::from_secs(60),
-    )
-    .await;
-    let completed = condition(&failed, "TestCompleted").unwrap();
-    assert_eq!(completed.reason, "ConfigurationError");
-    assert!(
-        completed
-            .message
-            .contains("ConfigMap \"absent-plan\" does not exist"),
-        "{}",
-        completed.message
     );
 }
 

@@ -12,6 +12,7 @@ pub mod diagnosis;
 mod error;
 pub mod leader;
 mod reconcile;
+pub mod references;
 pub mod results;
 pub mod status;
 

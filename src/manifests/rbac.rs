@@ -187,6 +187,14 @@ pub fn controller_rules() -> Vec<Rule> {
             &["create", "patch"],
         ),
         rule(
+            "check that the ConfigMaps a test references (test files, library, env, volumes) exist before creating its Jobs, so a missing one is named at once instead of leaving pods in ContainerCreating (read-only: get by name; Secrets are not read)",
+            When::Always,
+            &[""],
+            &["configmaps"],
+            &[],
+            &["get"],
+        ),
+        rule(
             "read the Locust master's live stats, result and report through the API server's service proxy",
             When::StatsThroughApiServer,
             &[""],
