@@ -48,6 +48,7 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
         .namespace()
         .ok_or(Error::MissingMetadata("namespace"))?;
     let name = test.name_any();
+    ctx.may_write()?;
     // Tests the Go operator created carry its finalizer (adoption.rs).
     if let Some(action) = adoption::release_go_finalizer(test, ctx).await? {
         return Ok(action);
@@ -163,7 +164,10 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
     let expected = resources::expected_workers(&test.spec);
     let reading = ctx.readings.get(&ObjectRef::from_obj(test));
     let report = match reading.as_ref().and_then(|r| r.capture.as_deref()) {
-        Some(capture) if old.result.is_none() => Some(store_report(test, ctx, capture).await),
+        Some(capture) if old.result.is_none() => {
+            ctx.may_write()?;
+            Some(store_report(test, ctx, capture).await)
+        }
         _ => None,
     };
     let stats = &ctx.settings.stats;
@@ -230,6 +234,7 @@ async fn finish(
     outcome: Outcome,
 ) -> Result<Action, Error> {
     if outcome.status != *old {
+        ctx.may_write()?;
         write_status(test, ctx, &outcome.status).await?;
         if outcome.status.phase != old.phase {
             info!(
@@ -242,6 +247,7 @@ async fn finish(
         }
     }
     for note in &outcome.events {
+        ctx.may_write()?;
         publish(test, ctx, note).await;
     }
     let terminal = outcome.status.phase.is_some_and(Phase::is_terminal);
@@ -323,11 +329,13 @@ async fn ensure_children(
     let jobs = Api::<Job>::namespaced(ctx.client.clone(), namespace);
     // One at a time, stopping at the first refusal: a test whose Service name is taken must
     // not get Jobs that run without it.
+    ctx.may_write()?;
     let step = ensure(test, &ctx.caches.services, services, &children.service).await?;
     if let Some(stop) = record(step, &mut applied) {
         return Ok(stop);
     }
     for job in [&children.master_job, &children.worker_job] {
+        ctx.may_write()?;
         let step = ensure(test, &ctx.caches.jobs, jobs.clone(), job).await?;
         if let Some(stop) = record(step, &mut applied) {
             return Ok(stop);

@@ -3,7 +3,7 @@
 //! where the Job decides. And what the API server refuses: a name taken by someone else's
 //! object, a child it rejects.
 
-use super::*;
+use crate::common::*;
 
 /// The pod of `role` of test `name`, once it runs.
 async fn running_pod(cluster: &Cluster, ns: &str, name: &str, role: &str) -> Pod {

@@ -2,7 +2,7 @@
 //! test (a directory applied in any order) is waited for; one still missing when the grace
 //! period ends fails the test with `ConfigurationError` naming each, and nothing is created.
 
-use super::*;
+use crate::common::*;
 
 async fn config_map(cluster: &Cluster, ns: &str, name: &str, data: Value) {
     let config_map: ConfigMap =
