@@ -107,6 +107,22 @@ pub async fn configuration_environment_reaches_the_jobs_and_metrics_are_served(
             "{name} ({kind}) is documented but not served:\n{text}"
         );
     }
+    // And every metric the other pages name.
+    for page in [
+        include_str!("../../docs/results.md"),
+        include_str!("../../docs/webhook.md"),
+    ] {
+        for name in page
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("locust_operator_"))
+        {
+            let family = name.strip_suffix("_total").unwrap_or(name);
+            assert!(
+                text.contains(&format!("# TYPE {family} ")),
+                "{name} is named in the docs but not served"
+            );
+        }
+    }
     let value = |series: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(series)?.trim().parse::<f64>().ok())
