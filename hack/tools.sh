@@ -7,8 +7,11 @@
 # node runs on (containerd, runc, CNI plugins, debootstrap, umoci, skopeo, iptables, conntrack)
 # are installed with apt-get when missing.
 #
-# Sources, in order: the versioned cache; the official release download (short timeout);
-# a build from the Go module proxy (GOTOOLCHAIN=local, static, version ldflags).
+# Sources, in order: the versioned cache (a cached tool counts only if each of its programs
+# runs: `--version`); the official release download (short timeout), checked against the
+# sha256 the release publishes (a download with no published checksum is refused); a build from
+# the Go module proxy (GOTOOLCHAIN=local, static, version ldflags). Why a download failed is
+# shown before the build starts.
 #
 #   hack/tools.sh                 make every tool available
 #   hack/tools.sh helm etcd       only these (names: kubernetes etcd kwok helm operator-sdk opm locust
@@ -127,6 +130,23 @@ is_complete() {
   fi
 }
 
+# Whether each program of a complete tool runs (a cache restored onto another machine, a
+# virtualenv whose Python is gone); what failed goes to stderr.
+runs() {
+  local dir b args
+  dir=$(dir_of "$1")
+  for b in $(binaries_of "$1"); do
+    case "$b" in
+      kubectl) args="version --client" ;;
+      helm | operator-sdk | opm | etcdctl) args=version ;;
+      coredns) args=-version ;;
+      *) args=--version ;;
+    esac
+    # shellcheck disable=SC2086
+    timeout 60 "$dir/bin/$b" $args >/dev/null 2>&1 || { echo "$b $args failed" >&2; return 1; }
+  done
+}
+
 # Prints the variables of every complete tool; if any tool or host package is missing, also
 # names them all on stderr and fails (the test harness still uses what is there).
 print_env() {
@@ -163,7 +183,29 @@ print_env() {
 # --- official release downloads (what a CI with internet uses) ---------------------------------
 
 fetch() { # url dest
-  curl -fsSL --connect-timeout 5 --max-time 600 -o "$2" "$1"
+  curl -fsSL --show-error --connect-timeout 5 --max-time 600 -o "$2" "$1"
+}
+
+# Fetches url into dest and checks its sha256 against the one the release publishes: in
+# `sums` (a release's SHA256SUMS or checksums.txt) when given, else next to the file
+# (<url>.sha256 or <url>.sha256sum).
+fetch_verified() { # url dest [sums-url]
+  local url=$1 dest=$2 sums=${3:-} name expected actual
+  name=${url##*/}
+  fetch "$url" "$dest" || return 1
+  if [ -n "$sums" ]; then
+    fetch "$sums" "$dest.sums" || { echo "no published checksums for $name at $sums" >&2; return 1; }
+    expected=$(awk -v f="$name" '$2 == f || $2 == "*" f || $2 == "./" f { print $1 }' "$dest.sums")
+  else
+    fetch "$url.sha256" "$dest.sums" 2>/dev/null || fetch "$url.sha256sum" "$dest.sums" ||
+      { echo "no published checksum for $name ($url.sha256 or .sha256sum)" >&2; return 1; }
+    expected=$(awk 'NR == 1 { print $1 }' "$dest.sums")
+  fi
+  rm -f "$dest.sums"
+  actual=$(sha256sum "$dest" | cut -d' ' -f1)
+  [ -n "$expected" ] || { echo "$name is not listed in its release's checksums" >&2; return 1; }
+  [ "$actual" = "$expected" ] ||
+    { echo "$name: sha256 $actual, but the release publishes $expected" >&2; return 1; }
 }
 
 download() { # tool tmpdir
@@ -173,28 +215,32 @@ download() { # tool tmpdir
   case "$t" in
     kubernetes)
       for b in $(binaries_of kubernetes); do
-        fetch "https://dl.k8s.io/v$v/bin/$os/$arch/$b" "$tmp/bin/$b" || return 1
+        fetch_verified "https://dl.k8s.io/v$v/bin/$os/$arch/$b" "$tmp/bin/$b" || return 1
       done ;;
     etcd)
-      fetch "https://github.com/etcd-io/etcd/releases/download/v$v/etcd-v$v-$os-$arch.tar.gz" "$tmp/etcd.tgz" || return 1
+      fetch_verified "https://github.com/etcd-io/etcd/releases/download/v$v/etcd-v$v-$os-$arch.tar.gz" "$tmp/etcd.tgz" \
+        "https://github.com/etcd-io/etcd/releases/download/v$v/SHA256SUMS" || return 1
       tar -xzf "$tmp/etcd.tgz" -C "$tmp" --strip-components=1 && mv "$tmp/etcd" "$tmp/etcdctl" "$tmp/bin/" ;;
     kwok)
       for b in kwok kwokctl; do
-        fetch "https://github.com/kubernetes-sigs/kwok/releases/download/v$v/$b-$os-$arch" "$tmp/bin/$b" || return 1
+        fetch_verified "https://github.com/kubernetes-sigs/kwok/releases/download/v$v/$b-$os-$arch" "$tmp/bin/$b" \
+          "https://github.com/kubernetes-sigs/kwok/releases/download/v$v/checksums.txt" || return 1
       done ;;
     helm)
-      fetch "https://get.helm.sh/helm-v$v-$os-$arch.tar.gz" "$tmp/helm.tgz" || return 1
+      fetch_verified "https://get.helm.sh/helm-v$v-$os-$arch.tar.gz" "$tmp/helm.tgz" || return 1
       tar -xzf "$tmp/helm.tgz" -C "$tmp" && mv "$tmp/$os-$arch/helm" "$tmp/bin/" ;;
     operator-sdk)
-      fetch "https://github.com/operator-framework/operator-sdk/releases/download/v$v/operator-sdk_${os}_$arch" "$tmp/bin/operator-sdk" || return 1 ;;
+      fetch_verified "https://github.com/operator-framework/operator-sdk/releases/download/v$v/operator-sdk_${os}_$arch" "$tmp/bin/operator-sdk" \
+        "https://github.com/operator-framework/operator-sdk/releases/download/v$v/checksums.txt" || return 1 ;;
     opm)
-      fetch "https://github.com/operator-framework/operator-registry/releases/download/v$v/$os-$arch-opm" "$tmp/bin/opm" || return 1 ;;
+      fetch_verified "https://github.com/operator-framework/operator-registry/releases/download/v$v/$os-$arch-opm" "$tmp/bin/opm" \
+        "https://github.com/operator-framework/operator-registry/releases/download/v$v/checksums.txt" || return 1 ;;
     node)
       for b in $(binaries_of node); do
-        fetch "https://dl.k8s.io/v$v/bin/$os/$arch/$b" "$tmp/bin/$b" || return 1
+        fetch_verified "https://dl.k8s.io/v$v/bin/$os/$arch/$b" "$tmp/bin/$b" || return 1
       done ;;
     coredns)
-      fetch "https://github.com/coredns/coredns/releases/download/v$v/coredns_${v}_${os}_$arch.tgz" "$tmp/coredns.tgz" || return 1
+      fetch_verified "https://github.com/coredns/coredns/releases/download/v$v/coredns_${v}_${os}_$arch.tgz" "$tmp/coredns.tgz" || return 1
       tar -xzf "$tmp/coredns.tgz" -C "$tmp/bin" ;;
     locust | images) return 1 ;;
   esac
@@ -340,12 +386,16 @@ build_locust() {
 # --- driver -------------------------------------------------------------------------------------
 
 ensure() {
-  local t=$1 v dir tmp start
+  local t=$1 v dir tmp start why
   v=$(version_of "$t")
   dir=$(dir_of "$t")
   if is_complete "$t"; then
-    echo "  $t $v: cached ($dir)"
-    return 0
+    if why=$(runs "$t" 2>&1); then
+      echo "  $t $v: cached ($dir)"
+      return 0
+    fi
+    echo "  $t $v: cached but does not run ($why); installing it again"
+    rm -rf "$dir"
   fi
   start=$(date +%s)
   tmp="$cache/.partial-$t-$v"
@@ -364,12 +414,14 @@ ensure() {
     # Older image sets are superseded: keep the cache from growing with every change.
     find "$cache" -maxdepth 1 -name 'images-*' ! -name "$(basename "$dir")" -exec rm -rf {} +
   else
-    local how=""
-    if [ "${LOCUST_OPERATOR_TOOLS_NO_DOWNLOAD:-0}" != 1 ] && download "$t" "$tmp" 2>/dev/null; then
-      how="downloaded the official release"
+    local how="" failed="skipped (LOCUST_OPERATOR_TOOLS_NO_DOWNLOAD=1)"
+    if [ "${LOCUST_OPERATOR_TOOLS_NO_DOWNLOAD:-0}" != 1 ] &&
+      failed=$(download "$t" "$tmp" 2>&1 >/dev/null); then
+      how="downloaded the official release (sha256 checked)"
     else
       rm -rf "$tmp"; mkdir -p "$tmp"
-      echo "  $t $v: no release download reachable; building from the Go module proxy"
+      echo "  $t $v: release download: ${failed:-failed}" | head -5
+      echo "  $t $v: building from the Go module proxy"
       "build_$t" "$tmp"
       how="built from the Go module proxy"
     fi
@@ -380,6 +432,7 @@ ensure() {
     echo "  $t $v: $how"
   fi
   is_complete "$t" || { echo "  $t $v: incomplete after install" >&2; return 1; }
+  why=$(runs "$t" 2>&1) || { echo "  $t $v: does not run after install: $why" >&2; return 1; }
   echo "  $t $v: done in $(($(date +%s) - start))s"
 }
 

@@ -234,7 +234,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let in_cluster = args.kubeconfig.is_none()
         && std::env::var_os("KUBECONFIG").is_none()
         && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
-    let settings = Settings {
+    let mut settings = Settings {
         namespace: Some(args.watch_namespace.clone()).filter(|ns| !ns.is_empty()),
         diagnosis_grace: args.pod_diagnosis_grace_period,
         concurrency: args.max_concurrent_reconciles,
@@ -246,6 +246,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             concurrency: usize::from(args.stats_max_concurrent_reads),
             grace: args.stats_unanswered_grace_period,
         },
+        fence: None,
     };
     info!(
         namespace = settings.namespace.as_deref().unwrap_or("<all>"),
@@ -281,6 +282,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             }
         }
         readiness.ready.store(false, Ordering::SeqCst);
+        settings.fence = Some(e.fence());
         elector = Some(e);
     }
     metrics.set_leader(true);

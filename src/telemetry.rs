@@ -55,6 +55,23 @@ struct PhaseLabels {
     phase: &'static str,
 }
 
+/// The `reason` labels of `reconcile_errors_total` (controller::Error::metric_label).
+pub const RECONCILE_ERROR_REASONS: [&str; 10] = [
+    "conflict",
+    "forbidden",
+    "not_found",
+    "server_error",
+    "api_error",
+    "transport",
+    "encode",
+    "missing_metadata",
+    "cache_closed",
+    "not_leading",
+];
+
+/// The `phase` labels of `tests` (no phase yet: `New`).
+const PHASES: [&str; 5] = ["New", "Pending", "Running", "Succeeded", "Failed"];
+
 /// The operator's metrics, prefixed `locust_operator_`.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -149,6 +166,23 @@ impl Metrics {
             "ConversionReview requests answered with a failure",
             conversion_failures.clone(),
         );
+        // Every labelled series from the start, at 0: a scrape shows what can be counted,
+        // and rate() over a series that has never moved works.
+        for result in ["success", "error"] {
+            let _ = reconciliations.get_or_create(&ResultLabels { result });
+        }
+        for reason in RECONCILE_ERROR_REASONS {
+            let _ = errors.get_or_create(&ReasonLabels { reason });
+        }
+        for outcome in ["answered", "unanswered"] {
+            let _ = stats_reads.get_or_create(&OutcomeLabels { outcome });
+        }
+        for outcome in ["stored", "failed"] {
+            let _ = reports.get_or_create(&OutcomeLabels { outcome });
+        }
+        for phase in PHASES {
+            let _ = tests.get_or_create(&PhaseLabels { phase });
+        }
         Self {
             registry: Mutex::new(registry),
             reconciliations,
@@ -203,10 +237,7 @@ impl Metrics {
             };
             counts[index] += 1;
         }
-        for (phase, count) in ["New", "Pending", "Running", "Succeeded", "Failed"]
-            .into_iter()
-            .zip(counts)
-        {
+        for (phase, count) in PHASES.into_iter().zip(counts) {
             self.tests.get_or_create(&PhaseLabels { phase }).set(count);
         }
     }
@@ -241,6 +272,28 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_labelled_series_is_served_before_it_counts() {
+        let text = Metrics::new().render();
+        for reason in RECONCILE_ERROR_REASONS {
+            assert!(
+                text.contains(&format!(
+                    "locust_operator_reconcile_errors_total{{reason=\"{reason}\"}} 0"
+                )),
+                "{reason}: {text}"
+            );
+        }
+        for series in [
+            "locust_operator_reconciliations_total{result=\"error\"} 0",
+            "locust_operator_stats_reads_total{outcome=\"unanswered\"} 0",
+            "locust_operator_reports_total{outcome=\"failed\"} 0",
+            "locust_operator_tests{phase=\"New\"} 0",
+            "locust_operator_leader 0",
+        ] {
+            assert!(text.contains(series), "{series}: {text}");
+        }
+    }
 
     #[test]
     fn metrics_render_with_prefix_and_labels() {

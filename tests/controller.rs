@@ -1,28 +1,27 @@
 //! The controller on a simulated cluster (API server, controller-manager, scheduler, kwok fake
 //! nodes), run as a separate `locust-k8s-operator run` process with only the RBAC we ship.
+//! Many tests at once and leader election, which need the cluster to themselves, are in
+//! tests/controller_scale.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "controller/common.rs"]
+mod common;
+#[path = "controller/configuration.rs"]
+mod configuration;
+#[path = "controller/failures.rs"]
+mod failures;
+#[path = "controller/references.rs"]
+mod references;
 mod support;
 
-use std::collections::BTreeSet;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
-use k8s_openapi::api::events::v1::Event;
-use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::watcher;
-use serde_json::{Value, json};
-
-use locust_operator::api::v2::{LocustTest, Phase};
-use support::kwok::POD_COMPLETE_DELAY;
-use support::operator::{OperatorOptions, OperatorProcess, operator_identity};
-use support::{Cluster, Mode, crd, wait};
+use common::*;
+use configuration::configuration_environment_reaches_the_jobs_and_metrics_are_served;
+use failures::{
+    pod_problems_fail_the_test_with_their_reason, taken_names_and_rejected_children_fail_the_test,
+};
+use references::config_maps_are_waited_for_then_missing_ones_fail_the_test;
 
 fn main() -> ExitCode {
     support::harness::main(
@@ -30,171 +29,18 @@ fn main() -> ExitCode {
         trials![
             v2_test_runs_to_succeeded_with_children_status_and_events,
             master_failure_fails_the_test_with_a_reason,
-            missing_configmap_fails_the_test_naming_it,
+            config_maps_are_waited_for_then_missing_ones_fail_the_test,
+            pod_problems_fail_the_test_with_their_reason,
+            taken_names_and_rejected_children_fail_the_test,
             deleted_children_are_recreated_while_running_and_left_alone_after,
             evicted_worker_is_replaced_and_evicted_master_fails_the_test,
             deleting_a_test_removes_its_children_even_without_the_operator,
             forbidden_field_fails_the_test_naming_field_and_switch,
             operator_identity_holds_only_the_generated_rights,
+            configuration_environment_reaches_the_jobs_and_metrics_are_served,
             baseline_and_restricted_namespaces_admit_the_pods,
-            restart_while_creating_fifty_tests_leaves_one_set_of_children_each,
-            standby_replica_takes_over_when_the_leader_dies,
-            sigterm_stops_the_leader_cleanly_and_hands_the_lease_over,
-            hundred_tests_reach_running,
         ],
     )
-}
-
-/// A namespace with the CRD installed, the test's locustfile ConfigMap, and the operator's
-/// ServiceAccount holding the generated RBAC.
-async fn prepare(cluster: &Cluster, prefix: &str) -> (String, support::Identity) {
-    crd::install(cluster)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let ns = cluster.namespace(prefix).await;
-    let config_map: ConfigMap = serde_json::from_value(json!({
-        "metadata": {"name": "plan"},
-        "data": {"locustfile.py": "from locust import HttpUser, task\n"},
-    }))
-    .unwrap();
-    Api::<ConfigMap>::namespaced(cluster.client(), &ns)
-        .create(&PostParams::default(), &config_map)
-        .await
-        .unwrap();
-    let identity = operator_identity(cluster, &ns).await;
-    (ns, identity)
-}
-
-/// A v2 LocustTest; kwok keeps each pod running for the given delays ("1h" = until told).
-fn locust_test(name: &str, replicas: i32, master_delay: &str, worker_delay: &str) -> Value {
-    json!({
-        "apiVersion": "locust.io/v2",
-        "kind": "LocustTest",
-        "metadata": {"name": name},
-        "spec": {
-            "image": "locustio/locust:2.43.3",
-            "master": {
-                "command": "--locustfile /lotest/src/locustfile.py --host http://target --users 10 --run-time 1m",
-                "annotations": {POD_COMPLETE_DELAY: master_delay},
-            },
-            "worker": {
-                "command": "--locustfile /lotest/src/locustfile.py",
-                "replicas": replicas,
-                "annotations": {POD_COMPLETE_DELAY: worker_delay},
-            },
-            "testFiles": {"configMapRef": "plan"},
-        }
-    })
-}
-
-fn tests_api(cluster: &Cluster, ns: &str) -> Api<LocustTest> {
-    Api::namespaced(cluster.client(), ns)
-}
-
-async fn create(cluster: &Cluster, ns: &str, object: Value) -> LocustTest {
-    let test: LocustTest = serde_json::from_value(object).unwrap();
-    tests_api(cluster, ns)
-        .create(&PostParams::default(), &test)
-        .await
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", test.name_any()))
-}
-
-fn phase_of(test: &LocustTest) -> Option<Phase> {
-    test.status.as_ref().and_then(|s| s.phase)
-}
-
-fn condition<'a>(
-    test: &'a LocustTest,
-    type_: &str,
-) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
-    test.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)
-}
-
-async fn wait_phase(
-    cluster: &Cluster,
-    ns: &str,
-    name: &str,
-    phase: Phase,
-    timeout: Duration,
-) -> LocustTest {
-    let api = tests_api(cluster, ns);
-    wait::until_ok(
-        &format!("{ns}/{name} to reach {}", phase.as_str()),
-        timeout,
-        async || {
-            let test = api.get(name).await.map_err(|e| e.to_string())?;
-            match phase_of(&test) {
-                Some(p) if p == phase => Ok(test),
-                Some(p) if p.is_terminal() => panic!(
-                    "{ns}/{name} ended {} instead of reaching {}: {:?}",
-                    p.as_str(),
-                    phase.as_str(),
-                    test.status.as_ref().and_then(|s| s.conditions.clone())
-                ),
-                other => Err(format!(
-                    "phase {other:?}, conditions {:?}",
-                    test.status.as_ref().and_then(|s| s.conditions.clone())
-                )),
-            }
-        },
-    )
-    .await
-}
-
-async fn pods_of(cluster: &Cluster, ns: &str, name: &str, role: &str) -> Vec<Pod> {
-    Api::<Pod>::namespaced(cluster.client(), ns)
-        .list(&ListParams::default().labels(&format!(
-            "performance-test-name={name},app.kubernetes.io/component={role}"
-        )))
-        .await
-        .unwrap()
-        .items
-}
-
-async fn event_reasons(cluster: &Cluster, ns: &str, name: &str) -> BTreeSet<String> {
-    Api::<Event>::namespaced(cluster.client(), ns)
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-        .filter_map(|e| e.reason)
-        .collect()
-}
-
-/// Sets a pod's status as a kubelet would report it.
-async fn report_pod_status(cluster: &Cluster, ns: &str, pod: &str, status: Value) {
-    Api::<Pod>::namespaced(cluster.client(), ns)
-        .patch_status(
-            pod,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": status})),
-        )
-        .await
-        .unwrap();
-}
-
-fn container_name(pod: &Pod) -> String {
-    pod.spec.as_ref().unwrap().containers[0].name.clone()
-}
-
-async fn start_operator(
-    cluster: &Cluster,
-    ns: &str,
-    identity: &support::Identity,
-    grace: &str,
-) -> OperatorProcess {
-    let mut options = OperatorOptions::new(&identity.kubeconfig, ns);
-    options.grace = grace;
-    let mut operator = OperatorProcess::start(cluster, &format!("{ns}-operator"), &options);
-    operator.wait_ready().await;
-    operator
 }
 
 async fn v2_test_runs_to_succeeded_with_children_status_and_events(cluster: &'static Cluster) {
@@ -446,55 +292,11 @@ async fn master_failure_fails_the_test_with_a_reason(cluster: &'static Cluster) 
     );
 }
 
-async fn missing_configmap_fails_the_test_naming_it(cluster: &'static Cluster) {
-    let (ns, identity) = prepare(cluster, "missing-cm").await;
-    let _operator = start_operator(cluster, &ns, &identity, "3s").await;
-    let mut test = locust_test("no-plan", 1, "1h", "1h");
-    test["spec"]["testFiles"]["configMapRef"] = json!("absent-plan");
-    create(cluster, &ns, test).await;
-    let worker = wait::until("the worker pod", Duration::from_secs(60), async || {
-        pods_of(cluster, &ns, "no-plan", "worker")
-            .await
-            .into_iter()
-            .next()
-    })
-    .await;
-    // The kubelet's report when the container's ConfigMap does not exist.
-    report_pod_status(
-        cluster,
-        &ns,
-        &worker.name_any(),
-        json!({"containerStatuses": [{
-            "name": container_name(&worker), "image": "locustio/locust:2.43.3", "imageID": "",
-            "ready": false, "restartCount": 0,
-            "state": {"waiting": {"reason": "CreateContainerConfigError",
-                "message": "configmap \"absent-plan\" not found"}}}]}),
-    )
-    .await;
-    let failed = wait_phase(
-        cluster,
-        &ns,
-        "no-plan",
-        Phase::Failed,
-        Duration::from_secs(60),
-    )
-    .await;
-    let completed = condition(&failed, "TestCompleted").unwrap();
-    assert_eq!(completed.reason, "ConfigurationError");
-    assert!(
-        completed
-            .message
-            .contains("ConfigMap \"absent-plan\" does not exist"),
-        "{}",
-        completed.message
-    );
-}
-
 async fn deleted_children_are_recreated_while_running_and_left_alone_after(
     cluster: &'static Cluster,
 ) {
     let (ns, identity) = prepare(cluster, "recreate").await;
-    let _operator = start_operator(cluster, &ns, &identity, "2m").await;
+    let operator = start_operator(cluster, &ns, &identity, "2m").await;
     create(cluster, &ns, locust_test("resilient", 1, "1h", "1h")).await;
     wait_phase(
         cluster,
@@ -583,11 +385,25 @@ async fn deleted_children_are_recreated_while_running_and_left_alone_after(
     .await;
 
     // After the end, a missing child (as after TTL cleanup) stays missing, even when the test
-    // is touched and reconciled again.
+    // is touched and reconciled again. The operator's reconcile counter says when it looked:
+    // once after the deletion, once after the touch.
+    let reconciles = async || {
+        operator
+            .metric("locust_operator_reconciliations_total")
+            .await
+    };
+    let before = reconciles().await;
     services
         .delete("resilient-master", &DeleteParams::default())
         .await
         .unwrap();
+    wait::until(
+        "a reconcile after the deletion",
+        Duration::from_secs(30),
+        async || (reconciles().await > before).then_some(()),
+    )
+    .await;
+    let before = reconciles().await;
     tests_api(cluster, &ns)
         .patch(
             "resilient",
@@ -596,7 +412,12 @@ async fn deleted_children_are_recreated_while_running_and_left_alone_after(
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait::until(
+        "a reconcile after the touch",
+        Duration::from_secs(30),
+        async || (reconciles().await > before).then_some(()),
+    )
+    .await;
     assert!(
         services
             .get_opt("resilient-master")
@@ -899,217 +720,4 @@ async fn baseline_and_restricted_namespaces_admit_the_pods(cluster: &'static Clu
         },
     )
     .await;
-}
-
-async fn restart_while_creating_fifty_tests_leaves_one_set_of_children_each(
-    cluster: &'static Cluster,
-) {
-    let (ns, identity) = prepare(cluster, "restart").await;
-    let mut operator = start_operator(cluster, &ns, &identity, "2m").await;
-    let names: Vec<String> = (0..50).map(|i| format!("burst-{i}")).collect();
-    let creations = futures::future::join_all(
-        names
-            .iter()
-            .map(|name| create(cluster, &ns, locust_test(name, 1, "1h", "1h"))),
-    );
-    let jobs = Api::<Job>::namespaced(cluster.client(), &ns);
-    let kill_when_busy = async {
-        // Kill the operator while it is in the middle of creating children.
-        wait::until(
-            "the operator to start creating children",
-            Duration::from_secs(60),
-            async || {
-                let n = jobs.list(&ListParams::default()).await.unwrap().items.len();
-                (n >= 10).then_some(n)
-            },
-        )
-        .await
-    };
-    let (_, created_before_kill) = tokio::join!(creations, kill_when_busy);
-    operator.kill();
-    eprintln!("killed the operator after {created_before_kill} Jobs existed");
-    let _restarted = start_operator(cluster, &ns, &identity, "2m").await;
-
-    let api = tests_api(cluster, &ns);
-    wait::until_ok(
-        "every test to have its children",
-        Duration::from_secs(150),
-        async || {
-            let tests = api.list(&ListParams::default()).await.unwrap().items;
-            let ready = tests
-                .iter()
-                .filter(|t| condition(t, "Ready").is_some_and(|c| c.status == "True"))
-                .count();
-            if ready == names.len() {
-                Ok(())
-            } else {
-                Err(format!("{ready}/{} ready", names.len()))
-            }
-        },
-    )
-    .await;
-    let jobs = jobs.list(&ListParams::default()).await.unwrap().items;
-    let services = Api::<Service>::namespaced(cluster.client(), &ns)
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items;
-    assert_eq!(jobs.len(), 100, "two Jobs per test");
-    assert_eq!(services.len(), 50, "one Service per test");
-    for name in &names {
-        let prefix = format!("{name}-");
-        assert_eq!(
-            jobs.iter()
-                .filter(|j| j.name_any().starts_with(&prefix))
-                .count(),
-            2,
-            "{name}"
-        );
-    }
-}
-
-/// An operator replica with leader election on.
-fn replica(
-    cluster: &Cluster,
-    ns: &str,
-    identity: &support::Identity,
-    name: &str,
-) -> OperatorProcess {
-    let mut options = OperatorOptions::new(&identity.kubeconfig, ns);
-    options.leader_elect = true;
-    OperatorProcess::start(cluster, name, &options)
-}
-
-/// Who holds the leader Lease in `ns`.
-async fn lease_holder(cluster: &Cluster, ns: &str) -> Option<String> {
-    Api::<Lease>::namespaced(cluster.client(), ns)
-        .get_opt("locust-k8s-operator.locust.io")
-        .await
-        .unwrap()
-        .and_then(|l| l.spec?.holder_identity)
-}
-
-async fn standby_replica_takes_over_when_the_leader_dies(cluster: &'static Cluster) {
-    let (ns, identity) = prepare(cluster, "leader").await;
-    let start = |name: &str| replica(cluster, &ns, &identity, name);
-    let mut first = start("replica-a");
-    first.wait_ready().await;
-    let mut second = start("replica-b");
-    second.wait_ready().await;
-    let holder = || lease_holder(cluster, &ns);
-    let leader = wait::until("a leader", Duration::from_secs(30), async || holder().await).await;
-    create(cluster, &ns, locust_test("before", 1, "1h", "1h")).await;
-    wait_phase(
-        cluster,
-        &ns,
-        "before",
-        Phase::Running,
-        Duration::from_secs(60),
-    )
-    .await;
-
-    let (dead, survivor) = if leader == "replica-a" {
-        (&mut first, "replica-b")
-    } else {
-        (&mut second, "replica-a")
-    };
-    dead.kill();
-    let killed_at = Instant::now();
-    create(cluster, &ns, locust_test("after", 1, "1h", "1h")).await;
-    let new_leader = wait::until(
-        "the standby to take the lease",
-        Duration::from_secs(60),
-        async || holder().await.filter(|h| h == survivor),
-    )
-    .await;
-    wait_phase(
-        cluster,
-        &ns,
-        "after",
-        Phase::Running,
-        Duration::from_secs(60),
-    )
-    .await;
-    eprintln!(
-        "leader {leader} killed; {new_leader} reconciled a new test {:.1}s later",
-        killed_at.elapsed().as_secs_f64()
-    );
-}
-
-async fn sigterm_stops_the_leader_cleanly_and_hands_the_lease_over(cluster: &'static Cluster) {
-    let (ns, identity) = prepare(cluster, "sigterm").await;
-    let start = |name: &str| replica(cluster, &ns, &identity, name);
-    let mut first = start("replica-a");
-    first.wait_ready().await;
-    let holder = || lease_holder(cluster, &ns);
-    wait::until("replica-a to lead", Duration::from_secs(30), async || {
-        holder().await.filter(|h| h == "replica-a")
-    })
-    .await;
-    let mut second = start("replica-b");
-    second.wait_ready().await;
-
-    let stopped_at = Instant::now();
-    assert!(
-        first.terminate(Duration::from_secs(20)),
-        "the leader did not exit on SIGTERM"
-    );
-    assert_eq!(first.exit_code(), Some(0), "{}", first.log_text());
-    wait::until(
-        "replica-b to take the released lease",
-        Duration::from_secs(10),
-        async || holder().await.filter(|h| h == "replica-b"),
-    )
-    .await;
-    let handed_over = stopped_at.elapsed();
-    // Well under the 15 s lease duration: the lease was released, not left to expire.
-    assert!(
-        handed_over < Duration::from_secs(10),
-        "took {handed_over:?}"
-    );
-    eprintln!(
-        "lease handed over {:.1}s after SIGTERM",
-        handed_over.as_secs_f64()
-    );
-    assert!(second.is_running());
-}
-
-async fn hundred_tests_reach_running(cluster: &'static Cluster) {
-    let (ns, identity) = prepare(cluster, "hundred").await;
-    let operator = start_operator(cluster, &ns, &identity, "2m").await;
-    let idle_rss = operator.peak_rss_kib();
-    let started = Instant::now();
-    let names: Vec<String> = (0..100).map(|i| format!("load-{i}")).collect();
-    futures::future::join_all(
-        names
-            .iter()
-            .map(|name| create(cluster, &ns, locust_test(name, 1, "1h", "1h"))),
-    )
-    .await;
-    let api = tests_api(cluster, &ns);
-    wait::until_ok(
-        "100 tests to reach Running",
-        Duration::from_secs(170),
-        async || {
-            let tests = api.list(&ListParams::default()).await.unwrap().items;
-            let running = tests
-                .iter()
-                .filter(|t| phase_of(t) == Some(Phase::Running))
-                .count();
-            if running == names.len() {
-                Ok(())
-            } else {
-                Err(format!("{running}/100 running"))
-            }
-        },
-    )
-    .await;
-    let took = started.elapsed();
-    let peak = operator.peak_rss_kib();
-    eprintln!(
-        "FIGURES: 100 LocustTests (200 pods) reached Running in {:.1}s; operator peak RSS {:.1} MiB (at start {:.1} MiB)",
-        took.as_secs_f64(),
-        peak as f64 / 1024.0,
-        idle_rss as f64 / 1024.0
-    );
 }

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -526,9 +526,19 @@ async fn upgrade_scenario(cluster: &'static Cluster, prefix: &str, values: Optio
         Some(Phase::Succeeded)
     );
 
-    // A new test runs under the upgraded release.
+    // A new test runs under the upgraded release, with its locustfile ConfigMap (the operator
+    // waits for the ConfigMaps a test references before it creates anything).
     let mut fresh = fixture("locusttest-after-run.yaml");
     let spec = fresh["spec"].take();
+    let plan: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": spec["testFiles"]["configMapRef"]},
+        "data": {"locustfile.py": "from locust import HttpUser\n"},
+    }))
+    .unwrap();
+    Api::<ConfigMap>::namespaced(client.clone(), &data)
+        .create(&PostParams::default(), &plan)
+        .await
+        .unwrap();
     let fresh: LocustTest = serde_json::from_value(json!({
         "apiVersion": "locust.io/v2", "kind": "LocustTest",
         "metadata": {"name": "after-upgrade"}, "spec": spec,

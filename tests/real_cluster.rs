@@ -31,7 +31,8 @@ use support::Mode;
 
 use failures::{
     failing_requests_fail_the_test_with_master_failed, missing_env_config_map_is_named,
-    missing_locustfile_config_map_is_named, unpullable_image_is_named,
+    missing_locustfile_config_map_is_named, missing_secret_mount_leaves_pods_stuck_and_is_named,
+    unpullable_image_is_named,
 };
 use injection::env_secrets_and_volumes_reach_the_locust_process;
 use install::{
@@ -65,6 +66,7 @@ fn main() -> ExitCode {
             failing_requests_fail_the_test_with_master_failed,
             missing_locustfile_config_map_is_named,
             missing_env_config_map_is_named,
+            missing_secret_mount_leaves_pods_stuck_and_is_named,
             unpullable_image_is_named,
             restricted_namespace_runs_locust_with_the_documented_security_block,
             live_stats_result_and_report_through_the_api_server_proxy,

@@ -22,6 +22,8 @@ mod proxy;
 mod replicas;
 #[path = "webhook/operator_scenarios.rs"]
 mod scenarios;
+#[path = "webhook/self_managed.rs"]
+mod self_managed;
 #[path = "webhook/serving.rs"]
 mod serving;
 mod support;
@@ -34,5 +36,6 @@ fn main() -> ExitCode {
     let mut trials = scenarios::trials();
     trials.extend(go_manifest::trials());
     trials.extend(migration::trials());
+    trials.extend(self_managed::trials());
     support::harness::main(Mode::SimulatedCluster, trials)
 }

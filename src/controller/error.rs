@@ -15,10 +15,16 @@ pub enum Error {
 
     #[error("the {0} cache closed before it synced")]
     CacheClosed(&'static str),
+
+    #[error(
+        "this replica's leader lease is not current (not renewed within the renew deadline); it writes nothing"
+    )]
+    NotLeading,
 }
 
 impl Error {
-    /// The `reason` label of the reconcile error counter.
+    /// The `reason` label of the reconcile error counter (one of
+    /// [`crate::telemetry::RECONCILE_ERROR_REASONS`]).
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::Kube(kube::Error::Api(status)) if status.code == 409 => "conflict",
@@ -30,6 +36,41 @@ impl Error {
             Error::Encode(_) => "encode",
             Error::MissingMetadata(_) => "missing_metadata",
             Error::CacheClosed(_) => "cache_closed",
+            Error::NotLeading => "not_leading",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::RECONCILE_ERROR_REASONS;
+
+    #[test]
+    fn every_label_is_one_the_metrics_serve_from_the_start() {
+        let api = |code: u16| {
+            Error::Kube(kube::Error::Api(
+                kube::core::Status::failure("x", "y")
+                    .with_code(code)
+                    .boxed(),
+            ))
+        };
+        let encode = serde_json::from_str::<u8>("x").err().map(Error::Encode);
+        let errors = [
+            api(409),
+            api(403),
+            api(404),
+            api(500),
+            api(422),
+            Error::MissingMetadata("namespace"),
+            Error::CacheClosed("Job"),
+            Error::NotLeading,
+        ];
+        for error in errors.iter().chain(encode.iter()) {
+            assert!(
+                RECONCILE_ERROR_REASONS.contains(&error.metric_label()),
+                "{error}"
+            );
         }
     }
 }

@@ -4,7 +4,14 @@
 //! Expiry is judged by this replica's own clock: a lease counts as expired when its content has
 //! not changed for a whole lease duration since we last saw it change, so clock skew between
 //! nodes does not matter (the approach of client-go).
+//!
+//! A leader may write only while its last renewal is younger than the renew deadline (the
+//! [`Fence`]): a replica frozen for longer (a long pause, a partition) may already have been
+//! replaced when it wakes, so it writes nothing more and leaves once it sees the Lease taken.
+//! The renew deadline is shorter than the lease duration, so the old leader's last write lands
+//! before a standby can count the lease as expired: at most one replica writes at any time.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -41,12 +48,42 @@ impl LeaseSettings {
     }
 }
 
+/// Until when this replica may write as the leader (see the module documentation).
+#[derive(Debug, Default)]
+pub struct Fence {
+    until: Mutex<Option<Instant>>,
+}
+
+impl Fence {
+    /// Whether a write now is covered by a recent renewal.
+    pub fn holds(&self) -> bool {
+        self.holds_at(Instant::now())
+    }
+
+    fn holds_at(&self, now: Instant) -> bool {
+        self.lock().is_some_and(|until| now < until)
+    }
+
+    fn extend(&self, until: Instant) {
+        *self.lock() = Some(until);
+    }
+
+    fn close(&self) {
+        *self.lock() = None;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.until.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Acquires and renews one Lease.
 pub struct LeaderElector {
     api: Api<Lease>,
     settings: LeaseSettings,
     /// The lease content we last saw, and when we saw it change.
     observed: Option<(Option<LeaseSpec>, Instant)>,
+    fence: Arc<Fence>,
 }
 
 impl LeaderElector {
@@ -55,7 +92,13 @@ impl LeaderElector {
             api: Api::namespaced(client, &settings.namespace),
             settings,
             observed: None,
+            fence: Arc::default(),
         }
+    }
+
+    /// The fence the controller checks before each write.
+    pub fn fence(&self) -> Arc<Fence> {
+        self.fence.clone()
     }
 
     /// Returns once this replica holds the lease.
@@ -79,29 +122,31 @@ impl LeaderElector {
         }
     }
 
-    /// Renews the lease until renewal fails for longer than the renew deadline; then returns.
+    /// Renews the lease until renewal fails for longer than the renew deadline, or another
+    /// replica took it; then closes the fence and returns.
     pub async fn hold(&mut self) {
-        let mut last_renewed = Instant::now();
         loop {
             tokio::time::sleep(self.settings.retry_period).await;
             match self.try_acquire_or_renew().await {
-                Ok(true) => last_renewed = Instant::now(),
+                Ok(true) => {}
                 Ok(false) => {
                     warn!("another replica holds the leader lease");
-                    return;
+                    break;
                 }
                 Err(error) => {
                     warn!(%error, "cannot renew the leader lease");
-                    if last_renewed.elapsed() > self.settings.renew_deadline {
-                        return;
+                    if !self.fence.holds() {
+                        break;
                     }
                 }
             }
         }
+        self.fence.close();
     }
 
     /// Gives the lease up so a standby takes over at once (on a clean shutdown).
     pub async fn release(&mut self) {
+        self.fence.close();
         let Ok(Some(mut lease)) = self.api.get_opt(&self.settings.name).await else {
             return;
         };
@@ -136,8 +181,19 @@ impl LeaderElector {
         }
     }
 
-    /// One round: create, renew or take over the lease. `Ok(true)` when we hold it afterwards.
+    /// One round: create, renew or take over the lease. `Ok(true)` when we hold it afterwards;
+    /// then the fence is extended to the renew deadline after the round started (the lease was
+    /// written no earlier than that).
     async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
+        let started = Instant::now();
+        let held = self.acquire_or_renew_once().await?;
+        if held {
+            self.fence.extend(started + self.settings.renew_deadline);
+        }
+        Ok(held)
+    }
+
+    async fn acquire_or_renew_once(&mut self) -> Result<bool, kube::Error> {
         let Some(mut lease) = self.api.get_opt(&self.settings.name).await? else {
             let lease = Lease {
                 metadata: ObjectMeta {
@@ -199,5 +255,22 @@ impl LeaderElector {
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
             Err(error) => Err(error),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fence_holds_only_until_its_deadline_and_not_once_closed() {
+        let fence = Fence::default();
+        let now = Instant::now();
+        assert!(!fence.holds_at(now), "closed until the lease is held");
+        fence.extend(now + Duration::from_secs(10));
+        assert!(fence.holds_at(now + Duration::from_secs(9)));
+        assert!(!fence.holds_at(now + Duration::from_secs(10)));
+        fence.close();
+        assert!(!fence.holds_at(now));
     }
 }

@@ -12,6 +12,7 @@ pub mod diagnosis;
 mod error;
 pub mod leader;
 mod reconcile;
+pub mod references;
 pub mod results;
 pub mod status;
 
@@ -53,6 +54,8 @@ pub struct Settings {
     pub instance: String,
     /// How the Locust masters are read.
     pub stats: crate::stats::Settings,
+    /// With leader election: writes are allowed only while this holds (leader.rs).
+    pub fence: Option<Arc<leader::Fence>>,
 }
 
 /// The caches of the operator's children.
@@ -94,10 +97,18 @@ where
     }
 }
 
-/// A reflector on its own task; returns the cache and a subscription for the controller.
+/// Where a deleted object sends the reconcile of the test it belonged to.
+type Deletions = futures::channel::mpsc::UnboundedSender<ObjectRef<LocustTest>>;
+
+/// A reflector on its own task; returns the cache and a subscription for the controller. The
+/// subscription carries created and changed objects only, so a deleted one is sent to
+/// `deletions` as the test it belonged to (`test_of`): a child deleted while nothing else
+/// changes is recreated at once.
 fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
+    deletions: Deletions,
+    test_of: fn(&K) -> Option<ObjectRef<LocustTest>>,
 ) -> (
     Store<K>,
     impl Stream<Item = Arc<K>> + Send + 'static,
@@ -120,10 +131,17 @@ where
             // Managed fields are most of an object's bytes and the operator never reads them.
             .modify(|obj: &mut K| obj.managed_fields_mut().clear())
             .reflect_shared(writer)
-            .for_each(|event| async move {
-                if let Err(error) = event {
-                    warn!(%error, "watch error; retrying with backoff");
+            .for_each(move |event| {
+                match event {
+                    Ok(watcher::Event::Delete(object)) => {
+                        if let Some(test) = test_of(&object) {
+                            let _ = deletions.unbounded_send(test);
+                        }
+                    }
+                    Err(error) => warn!(%error, "watch error; retrying with backoff"),
+                    Ok(_) => {}
                 }
+                futures::future::ready(())
             }),
     );
     let stream = futures::stream::iter(subscription).flatten();
@@ -141,13 +159,31 @@ pub async fn run(
 ) -> Result<(), Error> {
     let ns = settings.namespace.as_deref();
     let children = watcher::Config::default().labels(&managed_children_selector());
-    let (tests, tests_stream, t1) =
-        reflect(api::<LocustTest>(&client, ns), watcher::Config::default());
-    let (jobs, jobs_stream, t2) = reflect(api::<Job>(&client, ns), children.clone());
-    let (services, services_stream, t3) = reflect(api::<Service>(&client, ns), children);
+    // Reconciles asked for by the stats poller and by deleted children.
+    let (trigger, triggered) = futures::channel::mpsc::unbounded();
+    let (tests, tests_stream, t1) = reflect(
+        api::<LocustTest>(&client, ns),
+        watcher::Config::default(),
+        trigger.clone(),
+        |_| None,
+    );
+    let (jobs, jobs_stream, t2) = reflect(
+        api::<Job>(&client, ns),
+        children.clone(),
+        trigger.clone(),
+        owning_test,
+    );
+    let (services, services_stream, t3) = reflect(
+        api::<Service>(&client, ns),
+        children,
+        trigger.clone(),
+        owning_test,
+    );
     let (pods, pods_stream, t4) = reflect(
         api::<Pod>(&client, ns),
         watcher::Config::default().labels(&locust_pods_selector()),
+        trigger.clone(),
+        labelled_test,
     );
     let tasks = [t1, t2, t3, t4];
 
@@ -181,7 +217,6 @@ pub async fn run(
         instance: Some(settings.instance.clone()),
     };
     let readings = Arc::new(Readings::default());
-    let (trigger, triggered) = futures::channel::mpsc::unbounded();
     let (stop_poller, poller_stopped) = tokio::sync::oneshot::channel::<()>();
     let poller = tokio::spawn(
         Poller {
@@ -210,12 +245,7 @@ pub async fn run(
     Controller::for_shared_stream(tests_stream, tests)
         .owns_shared_stream(jobs_stream)
         .owns_shared_stream(services_stream)
-        .watches_shared_stream(pods_stream, |pod: Arc<Pod>| {
-            let test = pod.labels().get(LABEL_TEST_NAME).cloned();
-            let ns = pod.namespace();
-            test.zip(ns)
-                .map(|(name, ns)| ObjectRef::<LocustTest>::new(&name).within(&ns))
-        })
+        .watches_shared_stream(pods_stream, |pod: Arc<Pod>| labelled_test(&pod))
         .reconcile_on(triggered)
         .with_config(kube::runtime::controller::Config::default().concurrency(settings.concurrency))
         .graceful_shutdown_on(shutdown)
@@ -229,6 +259,21 @@ pub async fn run(
     }
     info!("controller stopped");
     Ok(())
+}
+
+/// The test a Locust pod belongs to, by its label.
+fn labelled_test(pod: &Pod) -> Option<ObjectRef<LocustTest>> {
+    let name = pod.labels().get(LABEL_TEST_NAME)?;
+    Some(ObjectRef::new(name).within(&pod.namespace()?))
+}
+
+/// The LocustTest that controls a child.
+fn owning_test<K: Resource>(child: &K) -> Option<ObjectRef<LocustTest>> {
+    let owner = child
+        .owner_references()
+        .iter()
+        .find(|o| o.kind == "LocustTest" && o.controller == Some(true))?;
+    Some(ObjectRef::new(&owner.name).within(&child.namespace()?))
 }
 
 fn error_policy(test: Arc<LocustTest>, error: &Error, ctx: Arc<Context>) -> Action {
@@ -258,6 +303,15 @@ fn backoff(attempts: u32) -> Duration {
 }
 
 impl Context {
+    /// Before every write: a replica whose leader lease may have passed to another writes
+    /// nothing.
+    fn may_write(&self) -> Result<(), Error> {
+        match &self.settings.fence {
+            Some(fence) if !fence.holds() => Err(Error::NotLeading),
+            _ => Ok(()),
+        }
+    }
+
     fn succeeded(&self, test: &LocustTest) {
         let key = ObjectRef::from_obj(test);
         self.failures
@@ -270,6 +324,33 @@ impl Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deleted_children_and_pods_name_their_test() {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "demo-master", "namespace": "load", "ownerReferences": [
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": "other", "uid": "1", "controller": false},
+                {"apiVersion": "locust.io/v2", "kind": "LocustTest", "name": "demo", "uid": "2", "controller": true},
+            ]},
+        }))
+        .unwrap_or_default();
+        assert_eq!(
+            owning_test(&job),
+            Some(ObjectRef::new("demo").within("load"))
+        );
+        let orphan: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "x", "namespace": "load"}}))
+        .unwrap_or_default();
+        assert_eq!(owning_test(&orphan), None);
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "demo-master-x", "namespace": "load",
+                "labels": {LABEL_TEST_NAME: "demo"}}}))
+        .unwrap_or_default();
+        assert_eq!(
+            labelled_test(&pod),
+            Some(ObjectRef::new("demo").within("load"))
+        );
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {

@@ -17,6 +17,7 @@ use serde_json::json;
 use tracing::{debug, info, warn};
 
 use super::adoption::{self, Claim};
+use super::references;
 use super::results::{ReportOutcome, StatsView};
 use super::status::{self, EventNote, Observed, Outcome, reason};
 use super::{Context, Error};
@@ -47,6 +48,7 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
         .namespace()
         .ok_or(Error::MissingMetadata("namespace"))?;
     let name = test.name_any();
+    ctx.may_write()?;
     // Tests the Go operator created carry its finalizer (adoption.rs).
     if let Some(action) = adoption::release_go_finalizer(test, ctx).await? {
         return Ok(action);
@@ -95,6 +97,11 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
             return finish(test, ctx, &old, outcome).await;
         }
     };
+
+    // The ConfigMaps the pods need, before the children are first created.
+    if let Some(outcome) = references::gate(test, ctx, &old, now).await? {
+        return finish(test, ctx, &old, outcome).await;
+    }
 
     // Apply what is missing.
     let applied = match ensure_children(test, ctx, &namespace, &children).await? {
@@ -157,7 +164,10 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
     let expected = resources::expected_workers(&test.spec);
     let reading = ctx.readings.get(&ObjectRef::from_obj(test));
     let report = match reading.as_ref().and_then(|r| r.capture.as_deref()) {
-        Some(capture) if old.result.is_none() => Some(store_report(test, ctx, capture).await),
+        Some(capture) if old.result.is_none() => {
+            ctx.may_write()?;
+            Some(store_report(test, ctx, capture).await)
+        }
         _ => None,
     };
     let stats = &ctx.settings.stats;
@@ -224,6 +234,7 @@ async fn finish(
     outcome: Outcome,
 ) -> Result<Action, Error> {
     if outcome.status != *old {
+        ctx.may_write()?;
         write_status(test, ctx, &outcome.status).await?;
         if outcome.status.phase != old.phase {
             info!(
@@ -236,6 +247,7 @@ async fn finish(
         }
     }
     for note in &outcome.events {
+        ctx.may_write()?;
         publish(test, ctx, note).await;
     }
     let terminal = outcome.status.phase.is_some_and(Phase::is_terminal);
@@ -313,39 +325,44 @@ async fn ensure_children(
     children: &Children,
 ) -> Result<Ensured, Error> {
     let mut applied = Vec::new();
-    let client = &ctx.client;
-    let steps = [
-        ensure(
-            test,
-            &ctx.caches.services,
-            Api::<Service>::namespaced(client.clone(), namespace),
-            &children.service,
-        )
-        .await?,
-        ensure(
-            test,
-            &ctx.caches.jobs,
-            Api::<Job>::namespaced(client.clone(), namespace),
-            &children.master_job,
-        )
-        .await?,
-        ensure(
-            test,
-            &ctx.caches.jobs,
-            Api::<Job>::namespaced(client.clone(), namespace),
-            &children.worker_job,
-        )
-        .await?,
-    ];
-    for step in steps {
-        match step {
-            Step::Present => {}
-            Step::Applied(name) => applied.push(name),
-            Step::Refused(code, message) => return Ok(Ensured::Refused(code, message)),
-            Step::Waiting(label) => return Ok(Ensured::Waiting(label)),
+    let services = Api::<Service>::namespaced(ctx.client.clone(), namespace);
+    let jobs = Api::<Job>::namespaced(ctx.client.clone(), namespace);
+    // One at a time, stopping at the first refusal: a test whose Service name is taken must
+    // not get Jobs that run without it.
+    ctx.may_write()?;
+    let step = ensure(test, &ctx.caches.services, services, &children.service).await?;
+    if let Some(stop) = record(step, &mut applied) {
+        return Ok(stop);
+    }
+    for job in [&children.master_job, &children.worker_job] {
+        ctx.may_write()?;
+        let step = ensure(test, &ctx.caches.jobs, jobs.clone(), job).await?;
+        if let Some(stop) = record(step, &mut applied) {
+            return Ok(stop);
         }
     }
     Ok(Ensured::Applied(applied))
+}
+
+/// Server-side apply's answer to an object it cannot type: final, although a 500.
+fn untypable(status: &kube::core::Status) -> bool {
+    status.code == 500
+        && status
+            .message
+            .starts_with("failed to create typed patch object")
+}
+
+/// Notes an applied child; a refusal or a wait ends the round.
+fn record(step: Step, applied: &mut Vec<String>) -> Option<Ensured> {
+    match step {
+        Step::Present => None,
+        Step::Applied(name) => {
+            applied.push(name);
+            None
+        }
+        Step::Refused(code, message) => Some(Ensured::Refused(code, message)),
+        Step::Waiting(label) => Some(Ensured::Waiting(label)),
+    }
 }
 
 enum Step {
@@ -407,11 +424,15 @@ where
             debug!(child = %label, "applied");
             Ok(Step::Applied(label))
         }
-        // 422: the API server refuses what we built; retrying cannot help.
-        Err(kube::Error::Api(status)) if status.code == 422 => Ok(Step::Refused(
-            reason::CHILD_REJECTED,
-            format!("the API server refused the {label}: {}", status.message),
-        )),
+        // 422: the API server refuses what we built; retrying cannot help. Nor can it when
+        // server-side apply cannot type the object (a 500 for, e.g., two mounts at one path:
+        // duplicate keys in a list merged by key).
+        Err(kube::Error::Api(status)) if status.code == 422 || untypable(&status) => {
+            Ok(Step::Refused(
+                reason::CHILD_REJECTED,
+                format!("the API server refused the {label}: {}", status.message),
+            ))
+        }
         Err(error) => Err(error.into()),
     }
 }

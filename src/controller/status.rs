@@ -57,6 +57,9 @@ pub mod reason {
     pub const FORBIDDEN_BY_CONFIG: &str = "ForbiddenByOperatorConfig";
     pub const CHILD_REJECTED: &str = "ChildRejected";
     pub const NAME_CONFLICT: &str = "NameConflict";
+    /// Ready=False: a ConfigMap the pods need does not exist yet; nothing is created until it
+    /// does (references.rs).
+    pub const WAITING_FOR_CONFIG_MAPS: &str = "WaitingForConfigMaps";
     // Reading the master.
     pub const MASTER_ANSWERING: &str = "MasterAnswering";
     pub const WAITING_FOR_MASTER: &str = "WaitingForMaster";
@@ -307,6 +310,59 @@ pub fn fail(
             message: format!("{reason_code}: {message}"),
         }],
         requeue_after: None,
+    }
+}
+
+/// A test that waits for something before its children are created: `Pending`, `Ready` False
+/// with `reason_code` and `message`, looked at again after `requeue`. The first time, a
+/// Warning event with the same reason says what it waits for.
+pub fn waiting(
+    old: &LocustTestStatus,
+    generation: Option<i64>,
+    reason_code: &'static str,
+    message: String,
+    requeue: Duration,
+    now: Timestamp,
+) -> Outcome {
+    let seen = Observed {
+        generation,
+        expected_workers: old.expected_workers.unwrap_or(0),
+        processes_per_pod: 1,
+        master_job: None,
+        worker_job: None,
+        pods: Vec::new(),
+        now,
+        grace: Duration::ZERO,
+        stats: StatsView::off(WebUi::default()),
+    };
+    let first = !old
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == condition::READY && c.reason == reason_code);
+    let mut status = old.clone();
+    status.observed_generation = generation;
+    status.phase = Some(Phase::Pending);
+    set_condition(
+        &mut status,
+        &seen,
+        condition::READY,
+        false,
+        reason_code,
+        message.clone(),
+    );
+    in_progress(&mut status, &seen);
+    Outcome {
+        status,
+        events: first
+            .then_some(EventNote {
+                warning: true,
+                reason: reason_code,
+                message,
+            })
+            .into_iter()
+            .collect(),
+        requeue_after: Some(requeue),
     }
 }
 

@@ -187,6 +187,14 @@ pub fn controller_rules() -> Vec<Rule> {
             &["create", "patch"],
         ),
         rule(
+            "check that the ConfigMaps a test references (test files, library, env, volumes) exist before creating its Jobs, so a missing one is named at once instead of leaving pods in ContainerCreating (read-only: get by name; Secrets are not read)",
+            When::Always,
+            &[""],
+            &["configmaps"],
+            &[],
+            &["get"],
+        ),
+        rule(
             "read the Locust master's live stats, result and report through the API server's service proxy",
             When::StatsThroughApiServer,
             &[""],
@@ -216,13 +224,14 @@ pub fn controller_rules() -> Vec<Rule> {
 /// Cluster-scoped rules (always a ClusterRole).
 pub fn cluster_rules() -> Vec<Rule> {
     vec![rule(
-        "inject the self-managed webhook CA into the LocustTest CRD's conversion caBundle",
+        "inject the self-managed webhook CA into the LocustTest CRD's conversion caBundle, and watch that CRD so a re-applied CRD without it gets it back at once",
         When::SelfManagedCertificates,
         &["apiextensions.k8s.io"],
         &["customresourcedefinitions"],
         &[CRD_NAME],
         // A merge patch of spec.conversion.webhook.clientConfig.caBundle: no update needed.
-        &["get", "patch"],
+        // list and watch are authorized against the name through a metadata.name selector.
+        &["get", "patch", "list", "watch"],
     )]
 }
 

@@ -13,7 +13,8 @@ use super::{BuildError, non_empty, open_telemetry};
 
 /// `env` of a Locust container: the OpenTelemetry variables when enabled (then `extraEnvVars`
 /// in key order), then the user's `env.variables` unchanged. The user's come last so they can
-/// shadow any operator value.
+/// shadow any operator value; a shadowed variable is left out, since server-side apply refuses
+/// a container with two variables of one name (where a kubelet would take the last).
 pub(crate) fn locust_env(spec: &LocustTestSpec) -> Result<Option<Vec<EnvVar>>, BuildError> {
     let mut env = Vec::new();
     if let Some(otel) = open_telemetry(spec) {
@@ -41,7 +42,18 @@ pub(crate) fn locust_env(spec: &LocustTestSpec) -> Result<Option<Vec<EnvVar>>, B
     if let Some(variables) = spec.env.as_ref().and_then(|e| e.variables.as_ref()) {
         env.extend(variables.iter().cloned());
     }
-    Ok(non_empty(env))
+    Ok(non_empty(last_of_each_name(env)))
+}
+
+/// Keeps only the last variable of each name, in the order of those last ones.
+fn last_of_each_name(env: Vec<EnvVar>) -> Vec<EnvVar> {
+    let mut kept: Vec<EnvVar> = Vec::with_capacity(env.len());
+    for (i, variable) in env.iter().enumerate() {
+        if !env[i + 1..].iter().any(|later| later.name == variable.name) {
+            kept.push(variable.clone());
+        }
+    }
+    kept
 }
 
 /// `envFrom` of a Locust container: `env.configMapRefs`, then `env.secretRefs`, each with its

@@ -12,7 +12,7 @@ use crate::support::Cluster;
 
 use super::common::{
     apply, condition, ensure_operator, event_reasons, exit_codes, follow_to_end, master_log,
-    namespace_with_target,
+    namespace_with_target, pods_of,
 };
 use super::samples::{HELPERS, LOCUSTFILE};
 
@@ -89,9 +89,9 @@ pub async fn failing_requests_fail_the_test_with_master_failed(cluster: &'static
     );
 }
 
-/// A test whose locustfile ConfigMap does not exist: the kubelet cannot mount the volume and
-/// keeps the pods in ContainerCreating (FailedMount events); the test fails after the grace
-/// period and the message names the ConfigMap.
+/// A test whose locustfile ConfigMap does not exist: the operator checks its ConfigMaps before
+/// creating anything, waits out the grace period, and fails the test naming the ConfigMap; no
+/// pod is ever created.
 pub async fn missing_locustfile_config_map_is_named(cluster: &'static Cluster) {
     ensure_operator(cluster).await;
     let (ns, target) = namespace_with_target(cluster, "no-plan").await;
@@ -103,10 +103,33 @@ pub async fn missing_locustfile_config_map_is_named(cluster: &'static Cluster) {
     let (phases, test) = follow_to_end(cluster, &ns, "no-plan", Duration::from_secs(120)).await;
     assert_eq!(phases.last(), Some(&Phase::Failed), "{phases:?}");
     let (_, reason, message) = condition(&test, "TestCompleted").unwrap();
-    assert_eq!(reason, "ContainerCreationStuck", "{message}");
+    assert_eq!(reason, "ConfigurationError", "{message}");
     assert!(
         message.contains("\"plan\""),
         "the message must name the missing ConfigMap: {message}"
+    );
+    assert!(pods_of(cluster, &ns, "no-plan", "master").await.is_empty());
+}
+
+/// A Secret mounted with `env.secretMounts` that does not exist (Secrets are not checked
+/// before the pods: that would need cluster-wide Secret access): the kubelet keeps the pods in
+/// ContainerCreating (FailedMount events only), the test fails after the grace period with
+/// `ContainerCreationStuck`, and the message names the Secret among the pod's volumes.
+pub async fn missing_secret_mount_leaves_pods_stuck_and_is_named(cluster: &'static Cluster) {
+    ensure_operator(cluster).await;
+    let (ns, target) = namespace_with_target(cluster, "no-secret").await;
+    plan(cluster, &ns, "/").await;
+    let mut manifest = test_manifest(cluster, "no-secret", &target, "/");
+    manifest["spec"]["env"] =
+        json!({"secretMounts": [{"name": "api-token", "mountPath": "/etc/api-token"}]});
+    apply(cluster, &ns, &manifest);
+    let (phases, test) = follow_to_end(cluster, &ns, "no-secret", Duration::from_secs(120)).await;
+    assert_eq!(phases.last(), Some(&Phase::Failed), "{phases:?}");
+    let (_, reason, message) = condition(&test, "TestCompleted").unwrap();
+    assert_eq!(reason, "ContainerCreationStuck", "{message}");
+    assert!(
+        message.contains("api-token"),
+        "the message must name the missing Secret: {message}"
     );
 }
 

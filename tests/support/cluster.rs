@@ -11,6 +11,11 @@
 //!   built images. The API server listens on the host end of the node link
 //!   ([`super::real::HOST_IP`]) instead of loopback, so pods and node components reach it.
 
+/// The audit log the API server writes (a module of its own; declared here so that every
+/// user of the cluster gets it).
+#[path = "audit.rs"]
+pub mod audit;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -218,6 +223,7 @@ impl Cluster {
             ],
         )?;
         // Started together: the API server retries etcd until it answers.
+        let audit = audit::flags(&dir)?;
         processes.spawn(
             "kube-apiserver",
             &apiserver,
@@ -252,7 +258,10 @@ impl Cluster {
                     path(&kubelet_client.cert)
                 ),
                 format!("--kubelet-client-key={}", path(&kubelet_client.key)),
-            ],
+            ]
+            .into_iter()
+            .chain(audit)
+            .collect::<Vec<_>>(),
         )?;
         let kubeconfig = dir.join("kubeconfig");
         write_kubeconfig(

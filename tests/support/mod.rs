@@ -22,5 +22,5 @@ pub mod simulation;
 pub mod tools;
 pub mod wait;
 
-pub use cluster::{Cluster, Mode};
+pub use cluster::{Cluster, Mode, audit};
 pub use identity::Identity;

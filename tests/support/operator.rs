@@ -28,10 +28,19 @@ pub fn free_address() -> String {
 /// The operator's ServiceAccount in `namespace` with exactly the generated rules: the
 /// controller and cluster rules in a ClusterRole, the own-namespace rules in a Role.
 pub async fn operator_identity(cluster: &Cluster, namespace: &str) -> Identity {
-    let name = "locust-k8s-operator";
+    operator_identity_named(cluster, namespace, "locust-k8s-operator").await
+}
+
+/// Like [`operator_identity`], for a ServiceAccount of another name (two replicas with
+/// identities of their own, told apart in the audit log).
+pub async fn operator_identity_named(cluster: &Cluster, namespace: &str, name: &str) -> Identity {
     let identity = cluster.service_account_identity(namespace, name).await;
     let subject = json!([{ "kind": "ServiceAccount", "name": name, "namespace": namespace }]);
-    let cluster_role_name = format!("{namespace}-locust-operator");
+    let cluster_role_name = if name == "locust-k8s-operator" {
+        format!("{namespace}-locust-operator")
+    } else {
+        format!("{namespace}-{name}")
+    };
     let mut rules = rbac::policy_rules(rbac::controller_rules());
     rules.extend(rbac::policy_rules(rbac::cluster_rules()));
     let apply = PatchParams::apply("locust-tests").force();
@@ -219,6 +228,42 @@ impl OperatorProcess {
         let _ = self.child.wait();
     }
 
+    /// SIGSTOP: frozen as by a long pause or a partition; it runs on after [`Self::resume`].
+    pub fn pause(&self) {
+        killpg(self.group(), Signal::SIGSTOP).unwrap();
+    }
+
+    /// SIGCONT after [`Self::pause`].
+    pub fn resume(&self) {
+        killpg(self.group(), Signal::SIGCONT).unwrap();
+    }
+
+    /// Waits up to `within` for the process to exit; its exit code, `None` if it still runs.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        let (code, body) = http_get(&format!("http://{}/metrics", self.metrics))
+            .await
+            .unwrap_or_else(|e| panic!("cannot scrape {}: {e}", self.name));
+        assert_eq!(code, 200, "{body}");
+        body
+    }
+
+    /// The sum of every sample of `metric` (any labels) on `/metrics`; 0 when absent.
+    pub async fn metric(&self, metric: &str) -> f64 {
+        metric_sum(&self.metrics_text().await, metric)
+    }
+
     /// SIGTERM, then waits for the exit; returns whether it exited within `within`.
     pub fn terminate(&mut self, within: Duration) -> bool {
         let _ = killpg(self.group(), Signal::SIGTERM);
@@ -241,6 +286,18 @@ impl Drop for OperatorProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The sum of every sample of `metric` in an OpenMetrics text (any labels); 0 when absent.
+pub fn metric_sum(text: &str, metric: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            let bare = name.split('{').next()?;
+            (bare == metric).then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
 }
 
 /// A plain HTTP GET on loopback: (status, body).

@@ -46,6 +46,20 @@ pub async fn install_crd_calling(cluster: &Cluster, url: &str, ca_bundle: Option
 
 /// [`install_crd_calling`] with `storage` as the storage version (v1 as older installs had it).
 pub async fn install_crd(cluster: &Cluster, url: &str, ca_bundle: Option<&str>, storage: &str) {
+    let client_config = WebhookClientConfig {
+        ca_bundle: ca_bundle.map(|pem| ByteString(pem.as_bytes().to_vec())),
+        service: None,
+        url: Some(url.to_string()),
+    };
+    install_crd_with(cluster, crd_with_webhook(client_config, storage)).await;
+}
+
+/// The CRD as `crd` prints it, its conversion calling the webhook `client_config` names, with
+/// `storage` as the storage version.
+pub fn crd_with_webhook(
+    client_config: WebhookClientConfig,
+    storage: &str,
+) -> CustomResourceDefinition {
     let mut crd = locust_test_crd();
     for version in &mut crd.spec.versions {
         version.storage = version.name == storage;
@@ -53,14 +67,15 @@ pub async fn install_crd(cluster: &Cluster, url: &str, ca_bundle: Option<&str>, 
     crd.spec.conversion = Some(CustomResourceConversion {
         strategy: "Webhook".to_string(),
         webhook: Some(WebhookConversion {
-            client_config: Some(WebhookClientConfig {
-                ca_bundle: ca_bundle.map(|pem| ByteString(pem.as_bytes().to_vec())),
-                service: None,
-                url: Some(url.to_string()),
-            }),
+            client_config: Some(client_config),
             conversion_review_versions: vec!["v1".to_string()],
         }),
     });
+    crd
+}
+
+/// Applies `crd` server-side and waits until it is Established.
+pub async fn install_crd_with(cluster: &Cluster, crd: CustomResourceDefinition) {
     let crds = Api::<CustomResourceDefinition>::all(cluster.client());
     crds.patch(
         CRD_NAME,

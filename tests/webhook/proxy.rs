@@ -1,8 +1,10 @@
 //! A stand-in for the webhook Service: a TCP forwarder on loopback that sends each new
 //! connection to the next ready replica, as kube-proxy sends Service traffic to ready
 //! endpoints. Readiness is each replica's /readyz, polled every 100 ms (a kubelet probes every
-//! few seconds; the operator's shutdown delay covers that). TLS stays end to end between the API
-//! server and the operator; the forwarder only copies bytes.
+//! few seconds; the operator's shutdown delay covers that). Like kube-proxy, it picks one
+//! endpoint per connection and never tries another: a connection to a replica that is gone
+//! fails. TLS stays end to end between the API server and the operator; the forwarder only
+//! copies bytes.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -113,15 +115,16 @@ fn choose(backends: &Mutex<Vec<Backend>>, next: &AtomicUsize) -> Vec<SocketAddr>
     pool
 }
 
+/// Copies bytes between the connection and the chosen replica; if that replica does not
+/// accept, the connection is closed (no second choice, as with kube-proxy).
 async fn forward(mut inbound: TcpStream, candidates: Vec<SocketAddr>) {
-    for candidate in candidates {
-        let connected =
-            tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(candidate)).await;
-        if let Ok(Ok(mut outbound)) = connected {
-            let _ = outbound.set_nodelay(true);
-            let _ = inbound.set_nodelay(true);
-            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-            return;
-        }
+    let Some(&chosen) = candidates.first() else {
+        return;
+    };
+    let connected = tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(chosen)).await;
+    if let Ok(Ok(mut outbound)) = connected {
+        let _ = outbound.set_nodelay(true);
+        let _ = inbound.set_nodelay(true);
+        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
     }
 }

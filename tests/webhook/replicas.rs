@@ -109,11 +109,15 @@ pub async fn secret_text(cluster: &Cluster, namespace: &str, secret: &str, key: 
     String::from_utf8(bytes.0).unwrap()
 }
 
+/// Failed requests: seconds into the traffic, and the error.
+pub type Failures = Vec<(f64, String)>;
+
 /// Loops that read a LocustTest as v1 (one ConversionReview per read) and list the namespace
-/// as v1, counting what succeeds and keeping every failure message.
+/// as v1, counting what succeeds and keeping every failure: when (seconds into the run) and
+/// the message.
 pub struct Traffic {
     stop: watch::Sender<bool>,
-    loops: Vec<JoinHandle<(u32, Vec<String>)>>,
+    loops: Vec<JoinHandle<(u32, Failures)>>,
     started: Instant,
 }
 
@@ -136,10 +140,7 @@ impl Traffic {
                         };
                         match result {
                             Ok(()) => ok += 1,
-                            Err(e) => failed.push(format!(
-                                "after {:.1} s: {e}",
-                                started.elapsed().as_secs_f64()
-                            )),
+                            Err(e) => failed.push((started.elapsed().as_secs_f64(), e.to_string())),
                         }
                         round += 1;
                     }
@@ -154,8 +155,13 @@ impl Traffic {
         }
     }
 
-    /// Stops the loops: (succeeded, failure messages, seconds run).
-    pub async fn finish(self) -> (u32, Vec<String>, f64) {
+    /// Seconds since the traffic started.
+    pub fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Stops the loops: (succeeded, failures, seconds run).
+    pub async fn finish(self) -> (u32, Failures, f64) {
         self.stop.send(true).unwrap();
         let (mut ok, mut failed) = (0, Vec::new());
         for task in self.loops {

@@ -60,6 +60,17 @@ pub async fn load_or_create(
     secrets: &Api<Secret>,
     settings: &Settings,
 ) -> Result<(Material, Secret), Error> {
+    load_or_restore(secrets, settings, None).await
+}
+
+/// [`load_or_create`], but a Secret deleted while the replica runs is created again from
+/// `known`, the material the replica last saw, rather than from a new CA: the CRD already
+/// trusts that CA and every replica serves its certificate, so no conversion fails.
+async fn load_or_restore(
+    secrets: &Api<Secret>,
+    settings: &Settings,
+    known: Option<&Material>,
+) -> Result<(Material, Secret), Error> {
     for _ in 0..5 {
         match secrets.get_opt(&settings.secret_name).await? {
             Some(secret) => match material_from_secret(&secret) {
@@ -88,7 +99,16 @@ pub async fn load_or_create(
                 }
             },
             None => {
-                let material = rotation::fresh(&settings.policy, SystemTime::now())?;
+                let (material, made) = match known {
+                    Some(known) => (
+                        known.clone(),
+                        "restored the deleted webhook certificate Secret from the CA and certificate this replica serves",
+                    ),
+                    None => (
+                        rotation::fresh(&settings.policy, SystemTime::now())?,
+                        "created the webhook CA and serving certificate",
+                    ),
+                };
                 let secret =
                     secret_for(&material, &settings.secret_name, &settings.namespace, None);
                 match secrets.create(&PostParams::default(), &secret).await {
@@ -96,7 +116,7 @@ pub async fn load_or_create(
                         info!(
                             secret = %settings.secret_name,
                             namespace = %settings.namespace,
-                            "created the webhook CA and serving certificate"
+                            "{made}"
                         );
                         return Ok((material, stored));
                     }
@@ -127,20 +147,55 @@ pub async fn run(
     )
     .default_backoff()
     .boxed();
+    // The CRD too: re-applied without its caBundle (kubectl apply, helm upgrade), it gets the
+    // bundle back at once rather than at the next periodic check.
+    let crd_selector = format!("metadata.name={}", settings.crd_name);
+    let mut crd_events = watcher(
+        crds.clone(),
+        watcher::Config::default().fields(&crd_selector),
+    )
+    .default_backoff()
+    .boxed();
     let mut warned = Warned::default();
     let interval = settings.policy.check_interval();
     let mut next_check = tokio::time::Instant::now();
-    let mut watching = true;
+    let (mut watching, mut watching_crd) = (true, true);
+    let mut known: Option<Material> = None;
     loop {
         let step = tokio::select! {
             _ = tokio::time::sleep_until(next_check) => Step::Check,
             event = events.next(), if watching => Step::Event(event),
+            event = crd_events.next(), if watching_crd => match event {
+                Some(Ok(watcher::Event::Apply(_))) => Step::Check,
+                Some(Err(error)) => {
+                    debug!(%error, "CRD watch interrupted");
+                    Step::Ignore
+                }
+                None => {
+                    watching_crd = false;
+                    Step::Ignore
+                }
+                Some(Ok(_)) => Step::Ignore,
+            },
             _ = stopped(&mut stop) => return,
         };
         match step {
+            Step::Ignore => {}
             Step::Check => {
-                let delay = match reconcile(&secrets, &crds, &settings, &store, &mut warned).await {
-                    Ok(()) => interval,
+                let outcome = reconcile(
+                    &secrets,
+                    &crds,
+                    &settings,
+                    &store,
+                    &mut warned,
+                    known.as_ref(),
+                )
+                .await;
+                let delay = match outcome {
+                    Ok(material) => {
+                        known = Some(material);
+                        interval
+                    }
                     Err(Error::Conflict) => Duration::from_millis(200),
                     Err(error) => {
                         warn!(%error, secret = %settings.secret_name, "webhook certificate check failed; retrying");
@@ -154,6 +209,7 @@ pub async fn run(
             ))) => {
                 if let Ok(material) = material_from_secret(&secret) {
                     install(&store, &material.serving);
+                    known = Some(material);
                 }
             }
             Step::Event(Some(Ok(watcher::Event::Delete(_)))) => {
@@ -171,6 +227,7 @@ pub async fn run(
 enum Step {
     Check,
     Event(Option<Result<watcher::Event<Secret>, watcher::Error>>),
+    Ignore,
 }
 
 /// One pass: read the CRD, then the Secret; rotate if due; serve; keep the CRD in step.
@@ -180,9 +237,10 @@ async fn reconcile(
     settings: &Settings,
     store: &CertStore,
     warned: &mut Warned,
-) -> Result<(), Error> {
+    known: Option<&Material>,
+) -> Result<Material, Error> {
     let crd = crds.get_opt(&settings.crd_name).await?;
-    let (mut material, mut secret) = load_or_create(secrets, settings).await?;
+    let (mut material, mut secret) = load_or_restore(secrets, settings, known).await?;
     install(store, &material.serving);
 
     let crd_bundle = crd.as_ref().and_then(crd_ca_bundle);
@@ -208,7 +266,7 @@ async fn reconcile(
                 settings.crd_name
             ),
         );
-        return Ok(());
+        return Ok(material);
     };
     if !has_webhook_client_config(&crd) {
         warned.once(
@@ -218,7 +276,7 @@ async fn reconcile(
                 settings.crd_name
             ),
         );
-        return Ok(());
+        return Ok(material);
     }
     warned.clear();
     let wanted = material.bundle_pem();
@@ -235,7 +293,7 @@ async fn reconcile(
         published.published_at = Some(SystemTime::now());
         write(secrets, settings, &published, &secret).await?;
     }
-    Ok(())
+    Ok(material)
 }
 
 /// Updates the Secret conditionally on the resourceVersion it was read at.
