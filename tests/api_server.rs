@@ -100,8 +100,20 @@ async fn kubectl_explain_shows_our_field_descriptions(cluster: &'static Cluster)
         .pointer("/properties/spec/properties/worker/properties/replicas/description")
         .and_then(Value::as_str)
         .expect("spec.worker.replicas has a description");
-    let out = cluster.run_kubectl(&["explain", "locusttest.spec.worker.replicas"], None);
-    assert!(out.status.success(), "{}", stderr(&out));
+    // The API server publishes a new CRD's OpenAPI a moment after it is Established.
+    let out = support::wait::until_ok(
+        "kubectl explain to know the LocustTest",
+        Duration::from_secs(30),
+        async || {
+            let out = cluster.run_kubectl(&["explain", "locusttest.spec.worker.replicas"], None);
+            if out.status.success() {
+                Ok(out)
+            } else {
+                Err(stderr(&out))
+            }
+        },
+    )
+    .await;
     // kubectl wraps the text; compare words.
     let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
