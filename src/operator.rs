@@ -16,7 +16,8 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::config::{Config, ConfigError};
-use crate::controller::leader::{LeaderElector, LeaseSettings};
+use crate::controller::fenced;
+use crate::controller::leader::{Fence, LeaderElector, LeaseSettings};
 use crate::controller::{self, Settings};
 use crate::stats;
 use crate::telemetry::{self, LogFormat, Metrics};
@@ -200,7 +201,18 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             "ignored operator variable"
         );
     }
-    let client = client(args.kubeconfig.as_deref()).await?;
+    let kube_config = kube_config(args.kubeconfig.as_deref()).await?;
+    let client =
+        Client::try_from(kube_config.clone()).map_err(|e| RunError::Client(e.to_string()))?;
+    // Under leader election the controller writes through a client that checks the lease's
+    // fence as each request leaves (controller::fenced); the webhook and the election itself
+    // use the plain client.
+    let fence = args.leader_elect.then(Arc::<Fence>::default);
+    let controller_client = match &fence {
+        Some(fence) => fenced::client(kube_config, fence.clone())
+            .map_err(|e| RunError::Client(e.to_string()))?,
+        None => client.clone(),
+    };
     let metrics = Arc::new(Metrics::new());
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -265,9 +277,11 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             .or_else(|| std::env::var("POD_NAMESPACE").ok())
             .filter(|s| !s.is_empty())
             .ok_or(RunError::LeaseNamespace)?;
+        let fence = fence.clone().unwrap_or_default();
         let mut e = LeaderElector::new(
             client.clone(),
             LeaseSettings::new(namespace, args.leader_election_id.clone(), instance),
+            fence.clone(),
         );
         // A standby is ready: it has nothing to sync until it leads.
         readiness.ready.store(true, Ordering::SeqCst);
@@ -282,7 +296,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             }
         }
         readiness.ready.store(false, Ordering::SeqCst);
-        settings.fence = Some(e.fence());
+        settings.fence = Some(fence);
         elector = Some(e);
     }
     metrics.set_leader(true);
@@ -293,7 +307,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     };
     let ready_flag = readiness.clone();
     let controller = controller::run(
-        client.clone(),
+        controller_client,
         config,
         settings,
         metrics.clone(),
@@ -325,8 +339,8 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     result
 }
 
-async fn client(kubeconfig: Option<&std::path::Path>) -> Result<Client, RunError> {
-    let config = match kubeconfig {
+async fn kube_config(kubeconfig: Option<&std::path::Path>) -> Result<kube::Config, RunError> {
+    Ok(match kubeconfig {
         Some(path) => {
             let file = Kubeconfig::read_from(path).map_err(|e| RunError::Client(e.to_string()))?;
             kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
@@ -336,8 +350,7 @@ async fn client(kubeconfig: Option<&std::path::Path>) -> Result<Client, RunError
         None => kube::Config::infer()
             .await
             .map_err(|e| RunError::Client(e.to_string()))?,
-    };
-    Client::try_from(config).map_err(|e| RunError::Client(e.to_string()))
+    })
 }
 
 async fn listen(address: SocketAddr) -> Result<tokio::net::TcpListener, RunError> {

@@ -8,8 +8,10 @@
 //! A leader may write only while its last renewal is younger than the renew deadline (the
 //! [`Fence`]): a replica frozen for longer (a long pause, a partition) may already have been
 //! replaced when it wakes, so it writes nothing more and leaves once it sees the Lease taken.
-//! The renew deadline is shorter than the lease duration, so the old leader's last write lands
-//! before a standby can count the lease as expired: at most one replica writes at any time.
+//! The fence is checked as each request leaves the process ([`super::fenced`]), not only when a
+//! reconcile starts. The renew deadline is shorter than the lease duration, so the old leader's
+//! last write lands before a standby can count the lease as expired: at most one replica writes
+//! at any time.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -64,7 +66,7 @@ impl Fence {
         self.lock().is_some_and(|until| now < until)
     }
 
-    fn extend(&self, until: Instant) {
+    pub(crate) fn extend(&self, until: Instant) {
         *self.lock() = Some(until);
     }
 
@@ -87,18 +89,15 @@ pub struct LeaderElector {
 }
 
 impl LeaderElector {
-    pub fn new(client: Client, settings: LeaseSettings) -> Self {
+    /// `fence` is opened while the lease is held; the controller's client checks it before
+    /// each write ([`super::fenced`]).
+    pub fn new(client: Client, settings: LeaseSettings, fence: Arc<Fence>) -> Self {
         Self {
             api: Api::namespaced(client, &settings.namespace),
             settings,
             observed: None,
-            fence: Arc::default(),
+            fence,
         }
-    }
-
-    /// The fence the controller checks before each write.
-    pub fn fence(&self) -> Arc<Fence> {
-        self.fence.clone()
     }
 
     /// Returns once this replica holds the lease.

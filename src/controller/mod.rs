@@ -10,6 +10,7 @@
 mod adoption;
 pub mod diagnosis;
 mod error;
+pub mod fenced;
 pub mod leader;
 mod reconcile;
 pub mod references;
