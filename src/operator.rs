@@ -270,14 +270,13 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     );
 
     let mut elector = None;
-    if args.leader_elect {
+    if let Some(fence) = fence {
         let namespace = args
             .leader_election_namespace
             .clone()
             .or_else(|| std::env::var("POD_NAMESPACE").ok())
             .filter(|s| !s.is_empty())
             .ok_or(RunError::LeaseNamespace)?;
-        let fence = fence.clone().unwrap_or_default();
         let mut e = LeaderElector::new(
             client.clone(),
             LeaseSettings::new(namespace, args.leader_election_id.clone(), instance),
