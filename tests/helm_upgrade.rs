@@ -502,14 +502,20 @@ async fn upgrade_scenario(cluster: &'static Cluster, prefix: &str, values: Optio
             ],
         );
         replace(cluster, &go_crd);
-        tests
-            .patch(
-                &long_name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"finalizers": null}})),
-            )
-            .await
-            .unwrap();
+        // The API server takes the replaced CRD's rules a moment later: until then our name
+        // rule still refuses the patch (422).
+        wait::until_ok("the Go CRD to let the finalizer go", TIMEOUT, async || {
+            tests
+                .patch(
+                    &long_name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .await;
         wait::until("the long-named test to go", TIMEOUT, async || {
             tests
                 .get_opt(&long_name)
