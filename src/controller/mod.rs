@@ -12,7 +12,6 @@ pub mod diagnosis;
 mod error;
 pub mod fenced;
 pub mod leader;
-pub mod projection;
 mod reconcile;
 pub mod references;
 pub mod results;
@@ -42,7 +41,6 @@ use crate::api::v2::LocustTest;
 use crate::config::Config;
 use crate::stats::{Poller, Readings};
 use crate::telemetry::Metrics;
-use projection::Projection;
 
 /// Settings of the controller itself (not of the pods it builds).
 #[derive(Clone, Debug)]
@@ -122,7 +120,6 @@ where
         + Clone
         + DeserializeOwned
         + std::fmt::Debug
-        + Projection
         + Send
         + Sync
         + 'static,
@@ -132,8 +129,8 @@ where
     let task = tokio::spawn(
         watcher(api, config)
             .default_backoff()
-            // The cache keeps only what the controller reads (projection.rs).
-            .modify(K::project)
+            // Managed fields are most of an object's bytes and the operator never reads them.
+            .modify(|obj: &mut K| obj.managed_fields_mut().clear())
             .reflect_shared(writer)
             .for_each(move |event| {
                 match event {
