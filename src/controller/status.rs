@@ -109,6 +109,24 @@ pub struct Observed<'a> {
     pub stats: StatsView<'a>,
 }
 
+impl Observed<'_> {
+    /// Nothing observed yet (no Jobs, no pods, no stats): for a status decided before the
+    /// children exist, a failure or a wait.
+    fn nothing(old: &LocustTestStatus, generation: Option<i64>, now: Timestamp) -> Self {
+        Observed {
+            generation,
+            expected_workers: old.expected_workers.unwrap_or(0),
+            processes_per_pod: 1,
+            master_job: None,
+            worker_job: None,
+            pods: Vec::new(),
+            now,
+            grace: Duration::ZERO,
+            stats: StatsView::off(WebUi::default()),
+        }
+    }
+}
+
 /// Derives the next status of a running test.
 pub fn derive(old: &LocustTestStatus, seen: &Observed<'_>) -> Outcome {
     let old_phase = old.phase.unwrap_or(Phase::Pending);
@@ -279,17 +297,7 @@ pub fn fail(
             requeue_after: None,
         };
     }
-    let seen = Observed {
-        generation,
-        expected_workers: old.expected_workers.unwrap_or(0),
-        processes_per_pod: 1,
-        master_job: None,
-        worker_job: None,
-        pods: Vec::new(),
-        now,
-        grace: Duration::ZERO,
-        stats: StatsView::off(WebUi::default()),
-    };
+    let seen = Observed::nothing(old, generation, now);
     let mut status = old.clone();
     status.observed_generation = generation;
     status.phase = Some(Phase::Failed);
@@ -324,17 +332,7 @@ pub fn waiting(
     requeue: Duration,
     now: Timestamp,
 ) -> Outcome {
-    let seen = Observed {
-        generation,
-        expected_workers: old.expected_workers.unwrap_or(0),
-        processes_per_pod: 1,
-        master_job: None,
-        worker_job: None,
-        pods: Vec::new(),
-        now,
-        grace: Duration::ZERO,
-        stats: StatsView::off(WebUi::default()),
-    };
+    let seen = Observed::nothing(old, generation, now);
     let first = !old
         .conditions
         .iter()
