@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::runtime::controller::{Action, Controller};
@@ -82,8 +82,6 @@ pub struct Context {
     failures: Mutex<HashMap<ObjectRef<LocustTest>, u32>>,
 }
 
-const STREAM_BUFFER: usize = 1024;
-
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
@@ -98,23 +96,27 @@ where
     }
 }
 
-/// Where a deleted object sends the reconcile of the test it belonged to.
-type Deletions = futures::channel::mpsc::UnboundedSender<ObjectRef<LocustTest>>;
+/// Where the reflectors send the test each watch event concerns.
+type Triggers = futures::channel::mpsc::UnboundedSender<ObjectRef<LocustTest>>;
 
-/// A reflector on its own task; returns the cache and a subscription for the controller. The
-/// subscription carries created and changed objects only, so a deleted one is sent to
-/// `deletions` as the test it belonged to (`test_of`): a child deleted while nothing else
-/// changes is recreated at once.
+/// A reflector on its own task; returns its cache. Every object it sees created, changed,
+/// listed or deleted is sent to `triggers` as the test it belongs to (`test_of`), which the
+/// controller reconciles.
+///
+/// Why not kube's shared streams (`reflect_shared` + `owns_shared_stream`): their subscriber
+/// (`ReflectHandle`) answers `Pending` without arranging a wake-up when the object it was told
+/// about has been deleted from the cache by the time it looks (a pod updated and then deleted
+/// with its namespace). The controller polls each trigger stream only when that stream woke it,
+/// so that stream was never polled again: its buffer filled, the reflector blocked on it, and
+/// the cache stopped updating. The operator then saw no pod change for minutes (the real-node
+/// tests caught it). Sending test references over a channel that never loses its waker has no
+/// such state, and costs a reference per event instead of a broadcast buffer per watch.
 fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
-    deletions: Deletions,
+    triggers: Triggers,
     test_of: fn(&K) -> Option<ObjectRef<LocustTest>>,
-) -> (
-    Store<K>,
-    impl Stream<Item = Arc<K>> + Send + 'static,
-    tokio::task::JoinHandle<()>,
-)
+) -> (Store<K>, tokio::task::JoinHandle<()>)
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -124,29 +126,41 @@ where
         + Sync
         + 'static,
 {
-    let (reader, writer) = reflector::store_shared::<K>(STREAM_BUFFER);
-    let subscription = writer.subscribe();
+    let (reader, writer) = reflector::store::<K>();
     let task = tokio::spawn(
         watcher(api, config)
             .default_backoff()
             // Managed fields are most of an object's bytes and the operator never reads them.
             .modify(|obj: &mut K| obj.managed_fields_mut().clear())
-            .reflect_shared(writer)
+            .reflect(writer)
             .for_each(move |event| {
                 match event {
-                    Ok(watcher::Event::Delete(object)) => {
-                        if let Some(test) = test_of(&object) {
-                            let _ = deletions.unbounded_send(test);
+                    Ok(event) => {
+                        if let Some(test) = triggered_by(&event, test_of) {
+                            // Fails only once the controller has stopped.
+                            let _ = triggers.unbounded_send(test);
                         }
                     }
                     Err(error) => warn!(%error, "watch error; retrying with backoff"),
-                    Ok(_) => {}
                 }
                 futures::future::ready(())
             }),
     );
-    let stream = futures::stream::iter(subscription).flatten();
-    (reader, stream, task)
+    (reader, task)
+}
+
+/// The test a watch event asks to reconcile: the one the object belongs to, whether it was
+/// created, changed, listed again or deleted (a deleted child is recreated at once).
+fn triggered_by<K>(
+    event: &watcher::Event<K>,
+    test_of: fn(&K) -> Option<ObjectRef<LocustTest>>,
+) -> Option<ObjectRef<LocustTest>> {
+    match event {
+        watcher::Event::Apply(object)
+        | watcher::Event::InitApply(object)
+        | watcher::Event::Delete(object) => test_of(object),
+        watcher::Event::Init | watcher::Event::InitDone => None,
+    }
 }
 
 /// Runs the controller until `shutdown` resolves. `ready` is called once every cache synced.
@@ -160,27 +174,27 @@ pub async fn run(
 ) -> Result<(), Error> {
     let ns = settings.namespace.as_deref();
     let children = watcher::Config::default().labels(&managed_children_selector());
-    // Reconciles asked for by the stats poller and by deleted children.
+    // Reconciles asked for by the watches (reflect) and by the stats poller.
     let (trigger, triggered) = futures::channel::mpsc::unbounded();
-    let (tests, tests_stream, t1) = reflect(
+    let (tests, t1) = reflect(
         api::<LocustTest>(&client, ns),
         watcher::Config::default(),
         trigger.clone(),
-        |_| None,
+        |test| Some(ObjectRef::from_obj(test)),
     );
-    let (jobs, jobs_stream, t2) = reflect(
+    let (jobs, t2) = reflect(
         api::<Job>(&client, ns),
         children.clone(),
         trigger.clone(),
         owning_test,
     );
-    let (services, services_stream, t3) = reflect(
+    let (services, t3) = reflect(
         api::<Service>(&client, ns),
         children,
         trigger.clone(),
         owning_test,
     );
-    let (pods, pods_stream, t4) = reflect(
+    let (pods, t4) = reflect(
         api::<Pod>(&client, ns),
         watcher::Config::default().labels(&locust_pods_selector()),
         trigger.clone(),
@@ -243,10 +257,9 @@ pub async fn run(
         failures: Mutex::new(HashMap::new()),
     });
 
-    Controller::for_shared_stream(tests_stream, tests)
-        .owns_shared_stream(jobs_stream)
-        .owns_shared_stream(services_stream)
-        .watches_shared_stream(pods_stream, |pod: Arc<Pod>| labelled_test(&pod))
+    // Every trigger arrives through `triggered` (see `reflect`); the controller's own stream
+    // of tests stays silent.
+    Controller::for_stream(futures::stream::pending(), tests)
         .reconcile_on(triggered)
         .with_config(kube::runtime::controller::Config::default().concurrency(settings.concurrency))
         .graceful_shutdown_on(shutdown)
@@ -351,6 +364,27 @@ mod tests {
             labelled_test(&pod),
             Some(ObjectRef::new("demo").within("load"))
         );
+    }
+
+    #[test]
+    fn every_change_of_a_child_asks_for_its_test_and_nothing_else_does() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "demo-master-x", "namespace": "load",
+                "labels": {LABEL_TEST_NAME: "demo"}}}))
+        .unwrap_or_default();
+        let demo = Some(ObjectRef::new("demo").within("load"));
+        for event in [
+            watcher::Event::Apply(pod.clone()),
+            watcher::Event::InitApply(pod.clone()),
+            watcher::Event::Delete(pod.clone()),
+        ] {
+            assert_eq!(triggered_by(&event, labelled_test), demo, "{event:?}");
+        }
+        for event in [watcher::Event::Init, watcher::Event::InitDone] {
+            assert_eq!(triggered_by(&event, labelled_test), None, "{event:?}");
+        }
+        let unlabelled = watcher::Event::Apply(Pod::default());
+        assert_eq!(triggered_by(&unlabelled, labelled_test), None);
     }
 
     #[test]
