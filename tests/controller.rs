@@ -4,6 +4,8 @@
 //! tests/controller_scale.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "controller/churn.rs"]
+mod churn;
 #[path = "controller/common.rs"]
 mod common;
 #[path = "controller/configuration.rs"]
@@ -16,6 +18,7 @@ mod support;
 
 use std::process::ExitCode;
 
+use churn::pod_churn_does_not_blind_the_controller;
 use common::*;
 use configuration::configuration_environment_reaches_the_jobs_and_metrics_are_served;
 use failures::{
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
             operator_identity_holds_only_the_generated_rights,
             configuration_environment_reaches_the_jobs_and_metrics_are_served,
             baseline_and_restricted_namespaces_admit_the_pods,
+            pod_churn_does_not_blind_the_controller,
         ],
     )
 }
