@@ -20,7 +20,7 @@ CHART_REPO_URL ?= https://github.com/locust-k8s-operator/locust-k8s-operator/rel
 # The variables the tests use (tool paths); empty until `make tools` has run.
 TOOLS_ENV = eval "$$(hack/tools.sh --print-env)"
 
-.PHONY: help build test unit lint fmt generate check-generated tools run sandbox sandbox-down \
+.PHONY: help build test bench unit lint fmt generate check-generated tools run sandbox sandbox-down \
 	bundle catalog helm-package images image bundle-image catalog-image
 
 help: ## List targets
@@ -34,6 +34,9 @@ tools: ## Build or fetch the pinned Kubernetes tools and Locust into the cache (
 
 test: tools ## Every test: unit, integration against a real API server, end to end on a simulated cluster and a real node
 	$(TOOLS_ENV); $(CARGO) test --all-targets
+
+bench: ## Release-build benchmarks that print figures (docs/performance.md)
+	$(CARGO) bench --bench cache_memory --bench hot_paths --bench stats_polling
 
 unit: ## Unit tests only (no cluster)
 	$(CARGO) test --lib --bins

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use kube::ResourceExt;
 use regex::Regex;
 
 use crate::api::names::{LABEL_K8S_COMPONENT, LABEL_POD_NAME, Role};
@@ -232,12 +233,14 @@ fn waiting_problem(pod: &Pod, name: &str) -> Option<(u8, Finding)> {
     None
 }
 
-/// A pod stuck in ContainerCreating: the kubelet reports a volume it cannot mount only in
-/// events (FailedMount), not in the pod status, so the message names every ConfigMap and
-/// Secret the pod mounts, the missing one among them.
-fn creation_stuck_message(pod: &Pod, name: &str, container: &str) -> String {
-    let mounted: Vec<String> = pod
-        .spec
+/// The ConfigMaps and Secrets `pod` mounts (`ConfigMap "name"`, `Secret "name"`): from its
+/// volumes, or for a pod in the controller's cache, which keeps no volumes, from the list the
+/// projection left in its annotations ([`super::projection`]).
+pub fn mounted(pod: &Pod) -> Vec<String> {
+    if let Some(list) = pod.annotations().get(MOUNTS_ANNOTATION) {
+        return list.lines().map(str::to_string).collect();
+    }
+    pod.spec
         .iter()
         .flat_map(|spec| spec.volumes.iter().flatten())
         .filter_map(|volume| {
@@ -248,7 +251,18 @@ fn creation_stuck_message(pod: &Pod, name: &str, container: &str) -> String {
                 Some(format!("Secret {secret:?}"))
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Where a cached pod's projection keeps [`mounted`], one per line. Only in the cache: the
+/// operator never writes pods.
+pub const MOUNTS_ANNOTATION: &str = "cache.locust.io/mounts";
+
+/// A pod stuck in ContainerCreating: the kubelet reports a volume it cannot mount only in
+/// events (FailedMount), not in the pod status, so the message names every ConfigMap and
+/// Secret the pod mounts, the missing one among them.
+fn creation_stuck_message(pod: &Pod, name: &str, container: &str) -> String {
+    let mounted = mounted(pod);
     let suspects = if mounted.is_empty() {
         "a ConfigMap or Secret it mounts may be missing".to_string()
     } else {

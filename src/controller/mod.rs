@@ -12,6 +12,7 @@ pub mod diagnosis;
 mod error;
 pub mod fenced;
 pub mod leader;
+pub mod projection;
 mod reconcile;
 pub mod references;
 pub mod results;
@@ -41,6 +42,7 @@ use crate::api::v2::LocustTest;
 use crate::config::Config;
 use crate::stats::{Poller, Readings};
 use crate::telemetry::Metrics;
+use projection::Projection;
 
 /// Settings of the controller itself (not of the pods it builds).
 #[derive(Clone, Debug)]
@@ -122,6 +124,7 @@ where
         + Clone
         + DeserializeOwned
         + std::fmt::Debug
+        + Projection
         + Send
         + Sync
         + 'static,
@@ -130,8 +133,8 @@ where
     let task = tokio::spawn(
         watcher(api, config)
             .default_backoff()
-            // Managed fields are most of an object's bytes and the operator never reads them.
-            .modify(|obj: &mut K| obj.managed_fields_mut().clear())
+            // The cache keeps only what the controller reads (projection.rs).
+            .modify(K::project)
             .reflect(writer)
             .for_each(move |event| {
                 match event {
