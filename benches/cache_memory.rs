@@ -1,6 +1,6 @@
 //! What the controller's caches hold per test (`cargo bench --bench cache_memory`): the heap
-//! bytes of N tests' objects as the watches deliver them (a LocustTest, its master and worker
-//! Jobs, its Service, a master pod and two worker pods), kept whole but for managed fields (as
+//! bytes of N tests' objects as the watches deliver them (a LocustTest applied with
+//! `kubectl apply`, its master and worker Jobs, its Service, a master pod and two worker pods), kept whole but for managed fields (as
 //! before projection.rs) and projected (as the controller keeps them now).
 //!
 //! The objects are the operator's own children of the full v2 fixture; each pod is its Job's
@@ -79,6 +79,15 @@ fn sent(n: usize) -> Vec<Sent> {
             test.metadata.namespace = Some("load".into());
             test.metadata.uid = Some(format!("0000-{i:08}"));
             let children = build_children(&test, &config).unwrap();
+            // As `kubectl apply` leaves it: a copy of the manifest in an annotation.
+            let manifest = serde_json::to_string(&test).unwrap();
+            test.metadata.annotations = Some(
+                [(
+                    "kubectl.kubernetes.io/last-applied-configuration".to_string(),
+                    manifest,
+                )]
+                .into(),
+            );
             Sent {
                 test: json(&test),
                 service: json(&children.service),

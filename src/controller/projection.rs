@@ -5,7 +5,7 @@
 //!
 //! | kind | kept | dropped |
 //! |------|------|---------|
-//! | LocustTest | everything but managed fields | managed fields |
+//! | LocustTest | everything but managed fields and `kubectl apply`'s copy of the manifest | managed fields, the `last-applied-configuration` annotation |
 //! | Job | metadata (labels, owner references), status | spec, annotations, managed fields |
 //! | Service | metadata (labels, owner references) | spec, status, annotations, managed fields |
 //! | Pod | metadata (labels, owner references), status, the name of the first container, the ConfigMaps and Secrets it mounts (as a list in an annotation) | everything else of the spec, annotations, managed fields |
@@ -28,10 +28,20 @@ fn strip_metadata<K: Resource>(object: &mut K) {
     meta.annotations = None;
 }
 
+/// `kubectl apply` (client-side) keeps a copy of the whole manifest here.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 impl Projection for LocustTest {
     fn project(&mut self) {
-        // Annotations stay: the v1 round-trip annotation and user annotations are the test's.
         self.metadata.managed_fields = None;
+        // Other annotations stay (the v1 round-trip annotation, the user's own); the cached
+        // test is never written back, so nothing is lost on the server.
+        if let Some(annotations) = self.metadata.annotations.as_mut() {
+            annotations.remove(LAST_APPLIED);
+            if annotations.is_empty() {
+                self.metadata.annotations = None;
+            }
+        }
     }
 }
 

@@ -155,13 +155,21 @@ fn a_projected_job_keeps_its_owner_labels_and_status() {
 }
 
 #[test]
-fn a_projected_test_loses_only_its_managed_fields() {
+fn a_projected_test_loses_only_its_managed_fields_and_kubectls_copy() {
     let mut test = test();
     test.metadata.managed_fields = Some(vec![Default::default()]);
-    test.metadata.annotations = Some([("a".to_string(), "b".to_string())].into());
+    let copy = serde_json::to_string(&test).unwrap();
+    test.metadata.annotations = Some(
+        [
+            ("a".to_string(), "b".to_string()),
+            (LAST_APPLIED.to_string(), copy),
+        ]
+        .into(),
+    );
     let mut projected = test.clone();
     projected.project();
     test.metadata.managed_fields = None;
+    test.metadata.annotations = Some([("a".to_string(), "b".to_string())].into());
     assert_eq!(
         serde_json::to_value(&projected).unwrap(),
         serde_json::to_value(&test).unwrap()
