@@ -102,7 +102,7 @@ async fn reads(cluster: &Cluster) -> BTreeMap<(String, String), f64> {
     sums
 }
 
-/// The operator's writes in `ns` so far, by "verb resource[/subresource]".
+/// The operator's writes in `ns` so far, by "verb resource[/subresource][ (refusal code)]".
 fn writes(cluster: &Cluster, ns: &str) -> BTreeMap<String, usize> {
     let user = format!("system:serviceaccount:{ns}:locust-k8s-operator");
     let mut counts = BTreeMap::new();
@@ -110,10 +110,14 @@ fn writes(cluster: &Cluster, ns: &str) -> BTreeMap<String, usize> {
         if w.user != user || w.resource == "leases" {
             continue;
         }
-        let what = match &w.subresource {
+        let mut what = match &w.subresource {
             Some(sub) => format!("{} {}/{sub}", w.verb, w.resource),
             None => format!("{} {}", w.verb, w.resource),
         };
+        // Refused writes (a create that found the name taken: 409) are counted apart.
+        if w.code >= 300 {
+            what = format!("{what} ({})", w.code);
+        }
         *counts.entry(what).or_insert(0) += 1;
     }
     counts

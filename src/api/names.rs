@@ -16,7 +16,7 @@ pub const CRD_NAME: &str = "locusttests.locust.io";
 
 /// Name of the operator, used as `managed-by` label value, field manager and event reporter.
 pub const OPERATOR_NAME: &str = "locust-k8s-operator";
-/// Field manager of every server-side apply the operator sends.
+/// Field manager of every write the operator sends (creates and server-side applies).
 pub const FIELD_MANAGER: &str = OPERATOR_NAME;
 
 /// Longest LocustTest name: `<name>-worker` must fit a 63-character label value.

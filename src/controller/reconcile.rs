@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
@@ -344,14 +344,6 @@ async fn ensure_children(
     Ok(Ensured::Applied(applied))
 }
 
-/// Server-side apply's answer to an object it cannot type: final, although a 500.
-fn untypable(status: &kube::core::Status) -> bool {
-    status.code == 500
-        && status
-            .message
-            .starts_with("failed to create typed patch object")
-}
-
 /// Notes an applied child; a refusal or a wait ends the round.
 fn record(step: Step, applied: &mut Vec<String>) -> Option<Ensured> {
     match step {
@@ -372,8 +364,11 @@ enum Step {
     Waiting(String),
 }
 
-/// Applies one child unless the cache already holds it. Children never change after creation
-/// (the spec is immutable), so a child in the cache needs no apply.
+/// Creates one child unless the cache already holds it. Children never change after creation
+/// (the spec is immutable), so a child in the cache needs nothing. One not in the cache is
+/// created without a read first: a create cannot take over an object someone else made, and
+/// its 409 (rare: a child the cache has not seen yet, a child of the Go operator, a foreign
+/// object with our name) is cheaper than a GET before every create.
 async fn ensure<K>(
     test: &LocustTest,
     cache: &kube::runtime::reflector::Store<K>,
@@ -393,46 +388,43 @@ where
             Claim::Foreign => {}
         }
     }
-    // Not in the cache: either really absent, not yet seen, or someone else's object with our
-    // name (it lacks our label, so the narrow watch cannot see it).
-    if let Some(existing) = api.get_opt(&name).await? {
-        let claim = adoption::claim(existing.owner_references(), test);
-        if claim == Claim::This {
-            // The Go operator's children lack the label the watches select on (adoption.rs).
-            adoption::adopt_child(&api, &existing, child, test).await?;
-        }
-        return Ok(match claim {
-            Claim::This => Step::Present,
-            Claim::Previous => Step::Waiting(label),
-            Claim::Foreign => Step::Refused(
-                reason::NAME_CONFLICT,
-                format!(
-                    "a {label} already exists in namespace {namespace} and does not belong to this test; delete it or rename the LocustTest"
-                ),
-            ),
-        });
-    }
-    match api
-        .patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(child),
-        )
-        .await
-    {
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PostParams::default()
+    };
+    match api.create(&params, child).await {
         Ok(_) => {
-            debug!(child = %label, "applied");
-            Ok(Step::Applied(label))
+            debug!(child = %label, "created");
+            return Ok(Step::Applied(label));
         }
-        // 422: the API server refuses what we built; retrying cannot help. Nor can it when
-        // server-side apply cannot type the object (a 500 for, e.g., two mounts at one path:
-        // duplicate keys in a list merged by key).
-        Err(kube::Error::Api(status)) if status.code == 422 || untypable(&status) => {
-            Ok(Step::Refused(
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        // 422: the API server refuses what we built; retrying cannot help.
+        Err(kube::Error::Api(status)) if status.code == 422 => {
+            return Ok(Step::Refused(
                 reason::CHILD_REJECTED,
                 format!("the API server refused the {label}: {}", status.message),
-            ))
+            ));
         }
-        Err(error) => Err(error.into()),
+        Err(error) => return Err(error.into()),
     }
+    // The name is taken: ours not yet in the cache, the Go operator's (it lacks the label the
+    // watches select on), a previous test's, or someone else's.
+    let Some(existing) = api.get_opt(&name).await? else {
+        // Deleted in between: the next round creates it.
+        return Ok(Step::Waiting(label));
+    };
+    let claim = adoption::claim(existing.owner_references(), test);
+    if claim == Claim::This {
+        adoption::adopt_child(&api, &existing, child, test).await?;
+    }
+    Ok(match claim {
+        Claim::This => Step::Present,
+        Claim::Previous => Step::Waiting(label),
+        Claim::Foreign => Step::Refused(
+            reason::NAME_CONFLICT,
+            format!(
+                "a {label} already exists in namespace {namespace} and does not belong to this test; delete it or rename the LocustTest"
+            ),
+        ),
+    })
 }

@@ -163,7 +163,7 @@ pub fn controller_rules() -> Vec<Rule> {
             &["get", "patch", "update"],
         ),
         rule(
-            "create the master and worker Jobs with server-side apply, and watch them",
+            "create the master and worker Jobs, label those the Go operator made (adoption), and watch them",
             When::Always,
             &["batch"],
             &["jobs"],
@@ -171,7 +171,7 @@ pub fn controller_rules() -> Vec<Rule> {
             &["get", "list", "watch", "create", "patch"],
         ),
         rule(
-            "create the master Service with server-side apply, and watch it",
+            "create the master Service, label the one the Go operator made (adoption), and watch it",
             When::Always,
             &[""],
             &["services"],

@@ -13,8 +13,9 @@ use super::{BuildError, non_empty, open_telemetry};
 
 /// `env` of a Locust container: the OpenTelemetry variables when enabled (then `extraEnvVars`
 /// in key order), then the user's `env.variables` unchanged. The user's come last so they can
-/// shadow any operator value; a shadowed variable is left out, since server-side apply refuses
-/// a container with two variables of one name (where a kubelet would take the last).
+/// shadow any operator value; a shadowed variable is left out, so the container has one
+/// variable per name, the value a kubelet would take (the last), and the Job stays valid for
+/// server-side apply, which refuses two variables of one name.
 pub(crate) fn locust_env(spec: &LocustTestSpec) -> Result<Option<Vec<EnvVar>>, BuildError> {
     let mut env = Vec::new();
     if let Some(otel) = open_telemetry(spec) {

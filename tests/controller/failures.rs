@@ -183,21 +183,20 @@ pub async fn taken_names_and_rejected_children_fail_the_test(cluster: &'static C
     create(cluster, &ns, locust_test("taken", 1, "1h", "1h")).await;
 
     // What the CRD's rules let through but the API server refuses: a volume name that is no
-    // DNS label (Job validation, 422), and two volumes mounted at one path (server-side apply
-    // cannot merge the mounts by path: a 500 that no retry can cure).
+    // DNS label and two volumes mounted at one path (Job validation, 422 both).
     let mut rejected = locust_test("rejected", 1, "1h", "1h");
     rejected["spec"]["volumes"] = json!([{"name": "Scratch_Space", "emptyDir": {}}]);
     rejected["spec"]["volumeMounts"] = json!([{"name": "Scratch_Space", "mountPath": "/data"}]);
     create(cluster, &ns, rejected).await;
-    let mut untypable = locust_test("untypable", 1, "1h", "1h");
-    untypable["spec"]["volumes"] =
+    let mut one_path = locust_test("one-path", 1, "1h", "1h");
+    one_path["spec"]["volumes"] =
         json!([{"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {}}]);
-    untypable["spec"]["volumeMounts"] = json!([
+    one_path["spec"]["volumeMounts"] = json!([
         {"name": "a", "mountPath": "/data"}, {"name": "b", "mountPath": "/data"}]);
-    create(cluster, &ns, untypable).await;
+    create(cluster, &ns, one_path).await;
 
     // Not refused: a variable set twice (the later one wins, as in a pod) reaches the API
-    // server once, so server-side apply takes the Job.
+    // server once.
     let mut shadowed = locust_test("shadowed", 1, "1h", "1h");
     shadowed["spec"]["observability"] = json!({"openTelemetry": {"enabled": true,
         "endpoint": "http://collector:4317", "extraEnvVars": {"OTEL_SERVICE_NAME": "shop"}}});
@@ -226,8 +225,8 @@ pub async fn taken_names_and_rejected_children_fail_the_test(cluster: &'static C
     for (name, expected) in [
         ("rejected", "a lowercase RFC 1123 label must consist of"),
         (
-            "untypable",
-            "duplicate entries for key [mountPath=\"/data\"]",
+            "one-path",
+            "mountPath: Invalid value: \"/data\": must be unique",
         ),
     ] {
         let (reason, message) = completed_condition(cluster, &ns, name).await;
@@ -268,7 +267,7 @@ pub async fn taken_names_and_rejected_children_fail_the_test(cluster: &'static C
     };
     assert_eq!(values("OTEL_SERVICE_NAME"), [Some("override".to_string())]);
     assert_eq!(values("TARGET"), [Some("second".to_string())]);
-    for name in ["taken", "rejected", "untypable"] {
+    for name in ["taken", "rejected", "one-path"] {
         let reasons = event_reasons(cluster, &ns, name).await;
         assert!(reasons.contains("TestFailed"), "{name}: {reasons:?}");
     }

@@ -44,8 +44,8 @@ env:
                 ("OTEL_EXPORTER_OTLP_PROTOCOL", Some("grpc")),
                 ("OTEL_EXPORTER_OTLP_INSECURE", Some("true")),
                 ("OTEL_METRIC_EXPORT_INTERVAL", Some("2000")),
-                // Shadowed by the user's variable of the same name: left out, since
-                // server-side apply refuses two variables of one name.
+                // Shadowed by the user's variable of the same name: left out (one
+                // variable per name).
                 ("TARGET_TOKEN", None),
                 ("OTEL_SERVICE_NAME", Some("override")),
             ]
