@@ -16,6 +16,9 @@ pub enum Error {
     #[error("the {0} cache closed before it synced")]
     CacheClosed(&'static str),
 
+    #[error("{0}; the operator stops so that it is restarted with fresh caches")]
+    WatchEnded(String),
+
     #[error(
         "this replica's leader lease is not current (not renewed within the renew deadline); it writes nothing"
     )]
@@ -35,7 +38,8 @@ impl Error {
             Error::Kube(_) => "transport",
             Error::Encode(_) => "encode",
             Error::MissingMetadata(_) => "missing_metadata",
-            Error::CacheClosed(_) => "cache_closed",
+            // Not reconcile errors: they stop the controller.
+            Error::CacheClosed(_) | Error::WatchEnded(_) => "cache_closed",
             Error::NotLeading => "not_leading",
         }
     }
@@ -64,6 +68,7 @@ mod tests {
             api(422),
             Error::MissingMetadata("namespace"),
             Error::CacheClosed("Job"),
+            Error::WatchEnded("the Pod watch ended".to_string()),
             Error::NotLeading,
         ];
         for error in errors.iter().chain(encode.iter()) {

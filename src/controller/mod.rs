@@ -3,9 +3,9 @@
 //! Watches are narrow: LocustTests, plus Jobs and Services carrying the operator's
 //! `app.kubernetes.io/managed-by` label and Pods carrying the Go operator's `managed-by` label
 //! (every Locust pod has it, including those of tests the Go operator started: see
-//! [`adoption`]), so memory does not grow with unrelated workloads. The
-//! reflectors run on their own tasks and the controller starts once every cache has synced,
-//! so a reconcile never mistakes a cache still filling for a deleted child.
+//! [`adoption`]), so memory does not grow with unrelated workloads. The reflectors run on
+//! their own tasks (the controller stops if one ends) and the controller starts once every
+//! cache has synced, so a reconcile never mistakes a cache still filling for a deleted child.
 
 mod adoption;
 pub mod diagnosis;
@@ -31,7 +31,8 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
-use tracing::{info, warn};
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
 
 pub use error::Error;
 
@@ -114,11 +115,12 @@ type Triggers = futures::channel::mpsc::UnboundedSender<ObjectRef<LocustTest>>;
 /// tests caught it). Sending test references over a channel that never loses its waker has no
 /// such state, and costs a reference per event instead of a broadcast buffer per watch.
 fn reflect<K>(
+    watches: &mut JoinSet<String>,
     api: Api<K>,
     config: watcher::Config,
     triggers: Triggers,
     test_of: fn(&K) -> Option<ObjectRef<LocustTest>>,
-) -> (Store<K>, tokio::task::JoinHandle<()>)
+) -> Store<K>
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -130,26 +132,30 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store::<K>();
-    let task = tokio::spawn(
-        watcher(api, config)
-            .default_backoff()
-            // The cache keeps only what the controller reads (projection.rs).
-            .modify(K::project)
-            .reflect(writer)
-            .for_each(move |event| {
-                match event {
-                    Ok(event) => {
-                        if let Some(test) = triggered_by(&event, test_of) {
-                            // Fails only once the controller has stopped.
-                            let _ = triggers.unbounded_send(test);
-                        }
+    let kind = K::kind(&()).to_string();
+    let watch = watcher(api, config)
+        .default_backoff()
+        // The cache keeps only what the controller reads (projection.rs).
+        .modify(K::project)
+        .reflect(writer)
+        .for_each(move |event| {
+            match event {
+                Ok(event) => {
+                    if let Some(test) = triggered_by(&event, test_of) {
+                        // Fails only once the controller has stopped.
+                        let _ = triggers.unbounded_send(test);
                     }
-                    Err(error) => warn!(%error, "watch error; retrying with backoff"),
                 }
-                futures::future::ready(())
-            }),
-    );
-    (reader, task)
+                Err(error) => warn!(%error, "watch error; retrying with backoff"),
+            }
+            futures::future::ready(())
+        });
+    // The watch retries for ever; it ends only if its task fails (see `run`).
+    watches.spawn(async move {
+        watch.await;
+        kind
+    });
+    reader
 }
 
 /// The test a watch event asks to reconcile: the one the object belongs to, whether it was
@@ -179,31 +185,35 @@ pub async fn run(
     let children = watcher::Config::default().labels(&managed_children_selector());
     // Reconciles asked for by the watches (reflect) and by the stats poller.
     let (trigger, triggered) = futures::channel::mpsc::unbounded();
-    let (tests, t1) = reflect(
+    let mut watches = JoinSet::new();
+    let tests = reflect(
+        &mut watches,
         api::<LocustTest>(&client, ns),
         watcher::Config::default(),
         trigger.clone(),
         |test| Some(ObjectRef::from_obj(test)),
     );
-    let (jobs, t2) = reflect(
+    let jobs = reflect(
+        &mut watches,
         api::<Job>(&client, ns),
         children.clone(),
         trigger.clone(),
         owning_test,
     );
-    let (services, t3) = reflect(
+    let services = reflect(
+        &mut watches,
         api::<Service>(&client, ns),
         children,
         trigger.clone(),
         owning_test,
     );
-    let (pods, t4) = reflect(
+    let pods = reflect(
+        &mut watches,
         api::<Pod>(&client, ns),
         watcher::Config::default().labels(&locust_pods_selector()),
         trigger.clone(),
         labelled_test,
     );
-    let tasks = [t1, t2, t3, t4];
 
     let closed = |what| move |_| Error::CacheClosed(what);
     tests
@@ -262,20 +272,30 @@ pub async fn run(
 
     // Every trigger arrives through `triggered` (see `reflect`); the controller's own stream
     // of tests stays silent.
-    Controller::for_stream(futures::stream::pending(), tests)
+    let controller = Controller::for_stream(futures::stream::pending(), tests)
         .reconcile_on(triggered)
         .with_config(kube::runtime::controller::Config::default().concurrency(settings.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, error_policy, context)
-        .for_each(|_| futures::future::ready(()))
-        .await;
+        .for_each(|_| futures::future::ready(()));
+    // A cache whose watch stopped would go stale without a word: stop instead, so that the
+    // Deployment restarts the operator with fresh caches.
+    let result = tokio::select! {
+        () = controller => Ok(()),
+        Some(ended) = watches.join_next() => {
+            let why = match ended {
+                Ok(kind) => format!("the {kind} watch ended"),
+                Err(error) => format!("a watch task failed: {error}"),
+            };
+            error!(%why, "stopping the controller");
+            Err(Error::WatchEnded(why))
+        }
+    };
     let _ = stop_poller.send(());
     let _ = poller.await;
-    for task in tasks {
-        task.abort();
-    }
+    watches.abort_all();
     info!("controller stopped");
-    Ok(())
+    result
 }
 
 /// The test a Locust pod belongs to, by its label.
@@ -294,12 +314,11 @@ fn owning_test<K: Resource>(child: &K) -> Option<ObjectRef<LocustTest>> {
 }
 
 fn error_policy(test: Arc<LocustTest>, error: &Error, ctx: Arc<Context>) -> Action {
-    let key = ObjectRef::from_obj(&*test);
     let attempts = {
         let mut failures = ctx.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let n = failures.entry(key).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
+        count_failure(&mut failures, ObjectRef::from_obj(&*test), |key| {
+            ctx.caches.tests.get(key).is_some()
+        })
     };
     ctx.metrics.reconcile_error(error.metric_label());
     let delay = backoff(attempts);
@@ -311,6 +330,19 @@ fn error_policy(test: Arc<LocustTest>, error: &Error, ctx: Arc<Context>) -> Acti
         "reconcile failed"
     );
     Action::requeue(delay)
+}
+
+/// Counts one more failure of `key` and returns how many in a row; forgets the tests that no
+/// longer `exist` (deleted while failing), so the map holds only tests still there.
+fn count_failure(
+    failures: &mut HashMap<ObjectRef<LocustTest>, u32>,
+    key: ObjectRef<LocustTest>,
+    exist: impl Fn(&ObjectRef<LocustTest>) -> bool,
+) -> u32 {
+    failures.retain(|other, _| *other == key || exist(other));
+    let n = failures.entry(key).or_insert(0);
+    *n = n.saturating_add(1);
+    *n
 }
 
 /// 1 s, 2 s, 4 s ... capped at 5 minutes.
@@ -388,6 +420,21 @@ mod tests {
         }
         let unlabelled = watcher::Event::Apply(Pod::default());
         assert_eq!(triggered_by(&unlabelled, labelled_test), None);
+    }
+
+    #[test]
+    fn failures_count_up_and_deleted_tests_are_forgotten() {
+        let mut failures = HashMap::new();
+        let a = ObjectRef::new("a").within("load");
+        let b = ObjectRef::new("b").within("load");
+        assert_eq!(count_failure(&mut failures, a.clone(), |_| true), 1);
+        assert_eq!(count_failure(&mut failures, a.clone(), |_| true), 2);
+        assert_eq!(count_failure(&mut failures, b.clone(), |_| true), 1);
+        // `a` was deleted: the next failure of `b` forgets it.
+        let only_b = |key: &ObjectRef<LocustTest>| key.name == "b";
+        assert_eq!(count_failure(&mut failures, b.clone(), only_b), 2);
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures.get(&b), Some(&2));
     }
 
     #[test]
