@@ -79,6 +79,9 @@ pub struct Metrics {
     errors: Family<ReasonLabels, Counter>,
     duration: Histogram,
     tests: Family<PhaseLabels, Gauge>,
+    /// The cache the tests-by-phase gauge is counted from, at each scrape (set by the
+    /// controller once its caches synced; a standby has none and serves 0).
+    tests_cache: Mutex<Option<Store<LocustTest>>>,
     leader: Gauge,
     conversion_reviews: Counter,
     conversion_failures: Counter,
@@ -189,6 +192,7 @@ impl Metrics {
             errors,
             duration,
             tests,
+            tests_cache: Mutex::new(None),
             leader,
             conversion_reviews,
             conversion_failures,
@@ -219,13 +223,27 @@ impl Metrics {
         self.reports.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
-    /// Records one reconcile and refreshes the tests-by-phase gauge from the cache.
-    pub fn reconciled(&self, ok: bool, took: Duration, tests: &Store<LocustTest>) {
+    /// Records one reconcile.
+    pub fn reconciled(&self, ok: bool, took: Duration) {
         let result = if ok { "success" } else { "error" };
         self.reconciliations
             .get_or_create(&ResultLabels { result })
             .inc();
         self.duration.observe(took.as_secs_f64());
+    }
+
+    /// Counts the tests-by-phase gauge from `tests` at every scrape from now on.
+    pub fn count_tests_from(&self, tests: Store<LocustTest>) {
+        *self.tests_cache.lock().unwrap_or_else(|e| e.into_inner()) = Some(tests);
+    }
+
+    /// Sets the tests-by-phase gauge from the cache, if there is one. One pass over the cache
+    /// per scrape, not per reconcile.
+    fn count_tests(&self) {
+        let cache = self.tests_cache.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(tests) = cache.as_ref() else {
+            return;
+        };
         let mut counts = [0i64; 5];
         for test in tests.state() {
             let index = match test.status.as_ref().and_then(|s| s.phase) {
@@ -260,6 +278,7 @@ impl Metrics {
 
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
+        self.count_tests();
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
         if encode(&mut out, &registry).is_err() {
@@ -271,6 +290,7 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -296,10 +316,52 @@ mod tests {
     }
 
     #[test]
+    fn tests_are_counted_by_phase_at_each_scrape() {
+        use kube::runtime::watcher::Event;
+        let metrics = Metrics::new();
+        let (store, mut writer) = kube::runtime::reflector::store::<LocustTest>();
+        metrics.count_tests_from(store);
+        let test = |name: &str, phase: Option<&str>| -> LocustTest {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "locust.io/v2", "kind": "LocustTest",
+                "metadata": {"name": name, "namespace": "load"},
+                "spec": {"image": "locustio/locust:2.43.3",
+                    "master": {"command": "--locustfile /lotest/src/locustfile.py"},
+                    "worker": {"command": "--locustfile /lotest/src/locustfile.py", "replicas": 1},
+                    "testFiles": {"configMapRef": "plan"}},
+                "status": phase.map(|p| serde_json::json!({"phase": p})),
+            }))
+            .unwrap()
+        };
+        writer.apply_watcher_event(&Event::Apply(test("a", Some("Running"))));
+        writer.apply_watcher_event(&Event::Apply(test("b", Some("Running"))));
+        writer.apply_watcher_event(&Event::Apply(test("c", None)));
+        let text = metrics.render();
+        assert!(
+            text.contains("locust_operator_tests{phase=\"Running\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("locust_operator_tests{phase=\"New\"} 1"),
+            "{text}"
+        );
+        // A phase change shows at the next scrape, with no reconcile in between.
+        writer.apply_watcher_event(&Event::Apply(test("a", Some("Succeeded"))));
+        let text = metrics.render();
+        assert!(
+            text.contains("locust_operator_tests{phase=\"Running\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("locust_operator_tests{phase=\"Succeeded\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn metrics_render_with_prefix_and_labels() {
         let metrics = Metrics::new();
-        let (store, _writer) = kube::runtime::reflector::store::<LocustTest>();
-        metrics.reconciled(true, Duration::from_millis(3), &store);
+        metrics.reconciled(true, Duration::from_millis(3));
         metrics.reconcile_error("conflict");
         metrics.conversion_review(true);
         metrics.conversion_review(false);

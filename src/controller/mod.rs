@@ -232,6 +232,7 @@ pub async fn run(
         pods = pods.state().len(),
         "caches synced; starting the controller"
     );
+    metrics.count_tests_from(tests.clone());
     ready();
 
     let caches = Caches {

@@ -35,8 +35,7 @@ const RESYNC: Duration = Duration::from_secs(300);
 pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let result = reconcile_inner(&test, &ctx).await;
-    ctx.metrics
-        .reconciled(result.is_ok(), started.elapsed(), &ctx.caches.tests);
+    ctx.metrics.reconciled(result.is_ok(), started.elapsed());
     if result.is_ok() {
         ctx.succeeded(&test);
     }
