@@ -98,12 +98,19 @@ impl Cluster {
             .create(&PostParams::default(), &pod)
             .await
             .unwrap_or_else(|e| panic!("cannot create pod {namespace}/{name}: {e}"));
-        Api::<Service>::namespaced(self.client(), namespace)
+        let service = Api::<Service>::namespaced(self.client(), namespace)
             .create(&PostParams::default(), &service)
             .await
             .unwrap_or_else(|e| panic!("cannot create Service {namespace}/{name}: {e}"));
         self.wait_pod_ready(namespace, name, Duration::from_secs(60))
             .await;
+        // A Ready pod is not yet a reachable Service: until kube-proxy has its endpoint, the
+        // Service IP refuses connections, and a Locust pod starting then counts failures.
+        let cluster_ip = service
+            .spec
+            .and_then(|s| s.cluster_ip)
+            .unwrap_or_else(|| panic!("Service {namespace}/{name} has no cluster IP"));
+        wait_answers(&cluster_ip, ports[0].0, ready_path).await;
     }
 
     /// Waits until a pod is Ready; the panic names its container states.
@@ -222,4 +229,41 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("{e}"));
         reference
     }
+}
+
+/// Waits until `GET path` on `ip:port` answers 200 from the host (ClusterIPs answer from the
+/// host through kube-proxy's rules, as from pods).
+async fn wait_answers(ip: &str, port: u16, path: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = format!("{ip}:{port}");
+    wait::until_ok(
+        &format!("http://{address}{path} to answer 200"),
+        Duration::from_secs(30),
+        async || {
+            let exchange = async {
+                let mut stream = tokio::net::TcpStream::connect(&address).await?;
+                stream
+                    .write_all(format!("GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes())
+                    .await?;
+                let mut answer = Vec::new();
+                stream.read_to_end(&mut answer).await?;
+                Ok::<_, std::io::Error>(answer)
+            };
+            let answer = tokio::time::timeout(Duration::from_secs(2), exchange)
+                .await
+                .map_err(|_| "no answer within 2 s".to_string())?
+                .map_err(|e| e.to_string())?;
+            let status = String::from_utf8_lossy(&answer)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if status.split_whitespace().nth(1) == Some("200") {
+                Ok(())
+            } else {
+                Err(format!("answered {status:?}"))
+            }
+        },
+    )
+    .await;
 }
