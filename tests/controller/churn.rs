@@ -59,8 +59,9 @@ pub async fn pod_churn_does_not_blind_the_controller(cluster: &'static Cluster) 
         "only {churned} of 1,600 pods came and went"
     );
     create(cluster, &ns, locust_test("after", 1, "1h", "1h")).await;
-    // Running needs the master pod seen running in the operator's pod cache.
-    let running = wait_phase(
+    // Running needs the master pod seen running in the operator's pod cache, and the
+    // estimated worker count its worker pod.
+    wait_phase(
         cluster,
         &ns,
         "after",
@@ -68,5 +69,17 @@ pub async fn pod_churn_does_not_blind_the_controller(cluster: &'static Cluster) 
         Duration::from_secs(60),
     )
     .await;
-    assert_eq!(running.status.and_then(|s| s.connected_workers), Some(1));
+    let api = tests_api(cluster, &ns);
+    wait::until_ok(
+        "the worker pod to be counted",
+        Duration::from_secs(30),
+        async || {
+            let test = api.get("after").await.map_err(|e| e.to_string())?;
+            match test.status.and_then(|s| s.connected_workers) {
+                Some(1) => Ok(()),
+                other => Err(format!("connectedWorkers {other:?}")),
+            }
+        },
+    )
+    .await;
 }
