@@ -73,9 +73,14 @@ impl Cluster {
                     "image": image,
                     "imagePullPolicy": "Never",
                     "ports": container_ports,
+                    // Ready at the first answer, and then kept in the Service: with the
+                    // defaults (1 s timeout, 3 failures) a node busy with Locust pods could
+                    // take it out for a moment, and its ClusterIP then refuses connections.
                     "readinessProbe": {
                         "httpGet": { "path": ready_path, "port": ports[0].1 },
                         "periodSeconds": 1,
+                        "timeoutSeconds": 5,
+                        "failureThreshold": 60,
                     },
                     "securityContext": {
                         "allowPrivilegeEscalation": false,
