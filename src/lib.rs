@@ -4,6 +4,7 @@
 //! + [`config`] -> [`manifests`] writes files. Nothing in `api` or `resources` talks to a cluster.
 pub mod api;
 pub mod config;
+pub mod contract;
 pub mod controller;
 pub mod manifests;
 pub mod operator;

@@ -12,67 +12,73 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::config::{Config, ConfigError};
+use crate::contract::{
+    ENV_HEALTH_PROBE_BIND_ADDRESS, ENV_KUBECONFIG_PATH, ENV_LEADER_ELECT, ENV_LEADER_ELECTION_ID,
+    ENV_LEADER_ELECTION_NAMESPACE, ENV_LOG_FORMAT, ENV_MAX_CONCURRENT_RECONCILES,
+    ENV_METRICS_BIND_ADDRESS, ENV_POD_DIAGNOSIS_GRACE_PERIOD, ENV_POD_NAME, ENV_POD_NAMESPACE,
+    ENV_STATS_ACCESS, ENV_STATS_MAX_CONCURRENT_READS, ENV_STATS_POLL_INTERVAL,
+    ENV_STATS_READ_TIMEOUT, ENV_STATS_UNANSWERED_GRACE_PERIOD, ENV_WATCH_NAMESPACE, HEALTH_PORT,
+    HEALTHZ_PATH, LogFormat, METRICS_PATH, METRICS_PORT, READYZ_PATH, bind_address, parse_duration,
+    parse_positive_duration,
+};
 use crate::controller::fenced;
 use crate::controller::leader::{Fence, LeaderElector, LeaseSettings};
 use crate::controller::{self, Settings};
 use crate::stats;
-use crate::telemetry::{self, LogFormat, Metrics};
+use crate::telemetry::{self, Metrics};
 use crate::webhook::{self, Webhook, WebhookArgs, WebhookError};
 
 /// Flags of `locust-k8s-operator run`; each has an environment variable.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
     /// Kubeconfig file; default: in-cluster configuration, else $KUBECONFIG or ~/.kube/config.
-    #[arg(long, env = "KUBECONFIG_PATH")]
+    #[arg(long, env = ENV_KUBECONFIG_PATH)]
     pub kubeconfig: Option<PathBuf>,
 
     /// Watch only this namespace; empty watches all namespaces.
-    #[arg(long, env = "WATCH_NAMESPACE", default_value = "")]
+    #[arg(long, env = ENV_WATCH_NAMESPACE, default_value = "")]
     pub watch_namespace: String,
 
     /// Run leader election so that only one replica reconciles.
-    #[arg(long, env = "LEADER_ELECT", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = ENV_LEADER_ELECT, default_value_t = false, action = clap::ArgAction::Set)]
     pub leader_elect: bool,
 
     /// Namespace of the leader Lease; default: the operator's own namespace (POD_NAMESPACE).
-    #[arg(long, env = "LEADER_ELECTION_NAMESPACE")]
+    #[arg(long, env = ENV_LEADER_ELECTION_NAMESPACE)]
     pub leader_election_namespace: Option<String>,
 
     /// Name of the leader Lease.
     #[arg(
         long,
-        env = "LEADER_ELECTION_ID",
+        env = ENV_LEADER_ELECTION_ID,
         default_value = "locust-k8s-operator.locust.io"
     )]
     pub leader_election_id: String,
 
     /// Address of /healthz and /readyz.
-    #[arg(
-        long,
-        env = "HEALTH_PROBE_BIND_ADDRESS",
-        default_value = "0.0.0.0:8081"
-    )]
+    #[arg(long, env = ENV_HEALTH_PROBE_BIND_ADDRESS, default_value_t = bind_address(HEALTH_PORT))]
     pub health_probe_bind_address: SocketAddr,
 
     /// Address of /metrics (Prometheus).
-    #[arg(long, env = "METRICS_BIND_ADDRESS", default_value = "0.0.0.0:8080")]
+    #[arg(long, env = ENV_METRICS_BIND_ADDRESS, default_value_t = bind_address(METRICS_PORT))]
     pub metrics_bind_address: SocketAddr,
 
     /// Log format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(long, env = ENV_LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
     /// How long a pod problem that may clear up by itself (image pull, scheduling, a missing
     /// ConfigMap) is tolerated before the test fails, e.g. 120s or 2m.
-    #[arg(long, env = "POD_DIAGNOSIS_GRACE_PERIOD", default_value = "2m", value_parser = parse_duration)]
+    #[arg(long, env = ENV_POD_DIAGNOSIS_GRACE_PERIOD, default_value = "2m", value_parser = parse_duration)]
     pub pod_diagnosis_grace_period: Duration,
 
     /// Reconciles running at once.
-    #[arg(long, env = "MAX_CONCURRENT_RECONCILES", default_value_t = 16)]
+    #[arg(long, env = ENV_MAX_CONCURRENT_RECONCILES, default_value_t = 16)]
     pub max_concurrent_reconciles: u16,
 
     /// How the operator reads each Locust master's web API for live stats, the result and the
@@ -88,26 +94,31 @@ pub struct RunArgs {
     pub stats_poll_interval: Duration,
 
     /// Timeout of one read of a master (the HTML report gets five times as long, at least 15s).
-    #[arg(long, env = "STATS_READ_TIMEOUT", default_value = "3s", value_parser = parse_positive_duration)]
+    #[arg(long, env = ENV_STATS_READ_TIMEOUT, default_value = "3s", value_parser = parse_positive_duration)]
     pub stats_read_timeout: Duration,
 
     /// Reads of masters at once, over all tests.
-    #[arg(long, env = "STATS_MAX_CONCURRENT_READS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = ENV_STATS_MAX_CONCURRENT_READS, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub stats_max_concurrent_reads: u16,
 
     /// How long a running master may leave its web API unanswered before the StatsAvailable
     /// condition says so (a master that is starting answers late).
-    #[arg(long, env = "STATS_UNANSWERED_GRACE_PERIOD", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = ENV_STATS_UNANSWERED_GRACE_PERIOD, default_value = "60s", value_parser = parse_duration)]
     pub stats_unanswered_grace_period: Duration,
+
+    /// The operator pod's name (downward API): its leader-election identity; default:
+    /// <hostname>-<process id>.
+    #[arg(long, env = ENV_POD_NAME, hide = true)]
+    pub pod_name: Option<String>,
+
+    /// The operator pod's namespace (downward API): where the leader Lease (unless
+    /// --leader-election-namespace says otherwise) and the self-managed webhook Secret live.
+    #[arg(long, env = ENV_POD_NAMESPACE, hide = true)]
+    pub pod_namespace: Option<String>,
 
     #[command(flatten)]
     pub webhook: WebhookArgs,
 }
-
-/// Variable of `--stats-access` (the chart sets it from `liveStats.access`).
-pub const ENV_STATS_ACCESS: &str = "STATS_ACCESS";
-/// Variable of `--stats-poll-interval` (the chart sets it from `liveStats.pollInterval`).
-pub const ENV_STATS_POLL_INTERVAL: &str = "STATS_POLL_INTERVAL";
 
 /// `--stats-access` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -133,47 +144,25 @@ impl StatsAccessArg {
     }
 }
 
-/// A duration (as [`parse_duration`]) that is not zero.
-pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
-    let duration = parse_duration(text)?;
-    if duration.is_zero() {
-        return Err(format!("{text:?} must be longer than zero"));
-    }
-    Ok(duration)
-}
-
-/// Parses `90`, `90s`, `2m` or `1h`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 90s, 2m or 1h"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("{text:?} is not a duration such as 90s, 2m or 1h")),
-    };
-    Ok(Duration::from_secs(secs))
-}
-
 /// Why the operator could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("invalid operator configuration: {0}")]
     Config(#[from] ConfigError),
+    #[error("cannot read the kubeconfig: {0}")]
+    Kubeconfig(#[from] kube::config::KubeconfigError),
+    #[error("cannot find a Kubernetes configuration: {0}")]
+    InferConfig(#[from] kube::config::InferConfigError),
     #[error("cannot reach the Kubernetes API: {0}")]
-    Client(String),
-    #[error("cannot listen on {address}: {error}")]
+    Client(#[from] kube::Error),
+    #[error("cannot listen on {address}: {source}")]
     Listen {
         address: SocketAddr,
-        error: std::io::Error,
+        source: std::io::Error,
     },
-    #[error("leader election needs a namespace: set LEADER_ELECTION_NAMESPACE or POD_NAMESPACE")]
+    #[error(
+        "leader election needs a namespace: set {ENV_LEADER_ELECTION_NAMESPACE} or {ENV_POD_NAMESPACE}"
+    )]
     LeaseNamespace,
     #[error(transparent)]
     Controller(#[from] controller::Error),
@@ -202,38 +191,97 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         );
     }
     let kube_config = kube_config(args.kubeconfig.as_deref()).await?;
-    let client =
-        Client::try_from(kube_config.clone()).map_err(|e| RunError::Client(e.to_string()))?;
+    let client = Client::try_from(kube_config.clone())?;
     // Under leader election the controller writes through a client that checks the lease's
     // fence as each request leaves (controller::fenced); the webhook and the election itself
     // use the plain client.
     let fence = args.leader_elect.then(Arc::<Fence>::default);
     let controller_client = match &fence {
-        Some(fence) => fenced::client(kube_config, fence.clone())
-            .map_err(|e| RunError::Client(e.to_string()))?,
+        Some(fence) => fenced::client(kube_config, fence.clone())?,
         None => client.clone(),
     };
     let metrics = Arc::new(Metrics::new());
 
-    let (stop_tx, stop_rx) = watch::channel(false);
+    // The one shutdown signal: every task below stops when it is cancelled.
+    let shutdown = CancellationToken::new();
+    let signalled = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         info!("shutdown requested");
-        let _ = stop_tx.send(true);
+        signalled.cancel();
     });
 
     // Every replica serves conversions, leader or not, so it starts before the election.
-    let webhook = Webhook::start(&args.webhook, &client, metrics.clone(), stop_rx.clone()).await?;
+    let webhook = Webhook::start(
+        &args.webhook,
+        args.pod_namespace.as_deref(),
+        &client,
+        metrics.clone(),
+        shutdown.clone(),
+    )
+    .await?;
     let readiness = Arc::new(Readiness {
         webhook: webhook.as_ref().map(Webhook::status).unwrap_or_default(),
         ..Readiness::default()
     });
 
-    serve_health(args.health_probe_bind_address, readiness.clone()).await?;
-    serve_metrics(args.metrics_bind_address, metrics.clone()).await?;
+    let mut servers = JoinSet::new();
+    serve(
+        &mut servers,
+        "health",
+        args.health_probe_bind_address,
+        health_routes(readiness.clone()),
+        shutdown.clone(),
+    )
+    .await?;
+    serve(
+        &mut servers,
+        "metrics",
+        args.metrics_bind_address,
+        metrics_routes(metrics.clone()),
+        shutdown.clone(),
+    )
+    .await?;
 
-    let instance = std::env::var("POD_NAME")
-        .ok()
+    let result = lead_and_reconcile(
+        &args,
+        client,
+        controller_client,
+        fence,
+        config,
+        metrics,
+        readiness,
+        shutdown.clone(),
+    )
+    .await;
+    // Whatever ended the run ends every task, and each finishes what it is answering.
+    shutdown.cancel();
+    if let Some(webhook) = webhook {
+        webhook.shutdown().await;
+    }
+    servers.join_all().await;
+    if let Err(error) = &result {
+        error!(%error, "operator stopped");
+    }
+    result
+}
+
+/// Waits for the leader lease (under leader election), then runs the controller until
+/// `shutdown` or the loss of the lease.
+#[allow(clippy::too_many_arguments)]
+async fn lead_and_reconcile(
+    args: &RunArgs,
+    client: Client,
+    controller_client: Client,
+    fence: Option<Arc<Fence>>,
+    config: Config,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    let instance = args
+        .pod_name
+        .clone()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| {
             format!(
@@ -274,25 +322,19 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         let namespace = args
             .leader_election_namespace
             .clone()
-            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .or_else(|| args.pod_namespace.clone())
             .filter(|s| !s.is_empty())
             .ok_or(RunError::LeaseNamespace)?;
         let mut e = LeaderElector::new(
-            client.clone(),
+            client,
             LeaseSettings::new(namespace, args.leader_election_id.clone(), instance),
             fence.clone(),
         );
         // A standby is ready: it has nothing to sync until it leads.
         readiness.ready.store(true, Ordering::SeqCst);
-        let mut stop = stop_rx.clone();
         tokio::select! {
             _ = e.acquire() => {}
-            _ = stop.wait_for(|s| *s) => {
-                if let Some(webhook) = webhook {
-                    webhook.shutdown().await;
-                }
-                return Ok(());
-            }
+            () = shutdown.cancelled() => return Ok(()),
         }
         readiness.ready.store(false, Ordering::SeqCst);
         settings.fence = Some(fence);
@@ -300,10 +342,6 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     }
     metrics.set_leader(true);
 
-    let mut stop = stop_rx.clone();
-    let shutdown = async move {
-        let _ = stop.wait_for(|s| *s).await;
-    };
     let ready_flag = readiness.clone();
     let controller = controller::run(
         controller_client,
@@ -311,9 +349,8 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         settings,
         metrics.clone(),
         move || ready_flag.ready.store(true, Ordering::SeqCst),
-        shutdown,
+        shutdown.clone(),
     );
-
     let result = match elector.as_mut() {
         None => controller.await.map_err(RunError::from),
         Some(elector) => {
@@ -325,15 +362,9 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     };
     metrics.set_leader(false);
     if let Some(elector) = elector.as_mut()
-        && *stop_rx.borrow()
+        && shutdown.is_cancelled()
     {
         elector.release().await;
-    }
-    if let Some(webhook) = webhook {
-        webhook.shutdown().await;
-    }
-    if let Err(error) = &result {
-        error!(%error, "operator stopped");
     }
     result
 }
@@ -341,29 +372,41 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
 async fn kube_config(kubeconfig: Option<&std::path::Path>) -> Result<kube::Config, RunError> {
     Ok(match kubeconfig {
         Some(path) => {
-            let file = Kubeconfig::read_from(path).map_err(|e| RunError::Client(e.to_string()))?;
-            kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| RunError::Client(e.to_string()))?
+            let file = Kubeconfig::read_from(path)?;
+            kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await?
         }
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| RunError::Client(e.to_string()))?,
+        None => kube::Config::infer().await?,
     })
 }
 
-async fn listen(address: SocketAddr) -> Result<tokio::net::TcpListener, RunError> {
-    tokio::net::TcpListener::bind(address)
+/// Binds `address` and serves `app` until `shutdown`, then lets the requests in flight finish.
+async fn serve(
+    servers: &mut JoinSet<()>,
+    what: &'static str,
+    address: SocketAddr,
+    app: Router,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    let listener = tokio::net::TcpListener::bind(address)
         .await
-        .map_err(|error| RunError::Listen { address, error })
+        .map_err(|source| RunError::Listen { address, source })?;
+    servers.spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        if let Err(error) = served {
+            error!(%error, endpoint = what, "endpoint stopped");
+        }
+    });
+    Ok(())
 }
 
-async fn serve_health(address: SocketAddr, readiness: Arc<Readiness>) -> Result<(), RunError> {
-    let listener = listen(address).await?;
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+/// /healthz and /readyz.
+fn health_routes(readiness: Arc<Readiness>) -> Router {
+    Router::new()
+        .route(HEALTHZ_PATH, get(|| async { "ok" }))
         .route(
-            "/readyz",
+            READYZ_PATH,
             get(move || {
                 let webhook = readiness.webhook.ready();
                 let ready = readiness.ready.load(Ordering::SeqCst);
@@ -375,19 +418,13 @@ async fn serve_health(address: SocketAddr, readiness: Arc<Readiness>) -> Result<
                     }
                 }
             }),
-        );
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
-            error!(%error, "health endpoint stopped");
-        }
-    });
-    Ok(())
+        )
 }
 
-async fn serve_metrics(address: SocketAddr, metrics: Arc<Metrics>) -> Result<(), RunError> {
-    let listener = listen(address).await?;
-    let app = Router::new().route(
-        "/metrics",
+/// /metrics in the OpenMetrics text format.
+fn metrics_routes(metrics: Arc<Metrics>) -> Router {
+    Router::new().route(
+        METRICS_PATH,
         get(move || {
             let body = metrics.render();
             async move {
@@ -400,13 +437,7 @@ async fn serve_metrics(address: SocketAddr, metrics: Arc<Metrics>) -> Result<(),
                 )
             }
         }),
-    );
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
-            error!(%error, "metrics endpoint stopped");
-        }
-    });
-    Ok(())
+    )
 }
 
 async fn shutdown_signal() {
@@ -428,19 +459,5 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5d").is_err());
     }
 }

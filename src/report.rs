@@ -13,7 +13,7 @@ use kube::{Api, Client};
 use serde_json::json;
 
 use crate::api::v2::{LocustTest, LocustTestStatus};
-use crate::controller::status::condition;
+use crate::controller::conditions::condition;
 use crate::resources::report::{REPORT_KEY_HTML_GZ, REPORT_OMITTED_ANNOTATION};
 
 /// Flags of `report`.
@@ -38,8 +38,12 @@ pub struct ReportArgs {
 /// Why the report cannot be shown.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    #[error("cannot read the kubeconfig: {0}")]
+    Kubeconfig(#[from] kube::config::KubeconfigError),
+    #[error("cannot find a Kubernetes configuration: {0}")]
+    InferConfig(#[from] kube::config::InferConfigError),
     #[error("cannot reach the Kubernetes API: {0}")]
-    Client(String),
+    Client(#[from] kube::Error),
     #[error("LocustTest {name} not found in namespace {namespace}")]
     NotFound { name: String, namespace: String },
     #[error("cannot read LocustTest {name}: {source}")]
@@ -131,18 +135,13 @@ pub async fn run(args: &ReportArgs) -> Result<String, ReportError> {
 async fn client(kubeconfig: Option<&std::path::Path>) -> Result<(Client, String), ReportError> {
     let config = match kubeconfig {
         Some(path) => {
-            let file =
-                Kubeconfig::read_from(path).map_err(|e| ReportError::Client(e.to_string()))?;
-            kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| ReportError::Client(e.to_string()))?
+            let file = Kubeconfig::read_from(path)?;
+            kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await?
         }
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| ReportError::Client(e.to_string()))?,
+        None => kube::Config::infer().await?,
     };
     let namespace = config.default_namespace.clone();
-    let client = Client::try_from(config).map_err(|e| ReportError::Client(e.to_string()))?;
+    let client = Client::try_from(config)?;
     Ok((client, namespace))
 }
 

@@ -14,13 +14,7 @@ use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
 
 use crate::api::v2::{LocustTest, Phase};
-
-/// Log line format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
+use crate::contract::LogFormat;
 
 /// Installs the global subscriber. The filter comes from `RUST_LOG` (default `info`).
 pub fn init_logging(format: LogFormat) {

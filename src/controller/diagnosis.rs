@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use kube::ResourceExt;
 use regex::Regex;
+use tracing::instrument;
 
 use crate::api::names::{LABEL_K8S_COMPONENT, LABEL_POD_NAME, Role};
 
@@ -49,11 +50,9 @@ pub struct Diagnosis {
 pub fn role_of(pod: &Pod) -> Option<Role> {
     let labels = pod.metadata.labels.as_ref()?;
     if let Some(component) = labels.get(LABEL_K8S_COMPONENT) {
-        return match component.as_str() {
-            "master" => Some(Role::Master),
-            "worker" => Some(Role::Worker),
-            _ => None,
-        };
+        return [Role::Master, Role::Worker]
+            .into_iter()
+            .find(|role| role.as_str() == component);
     }
     let pod_name = labels.get(LABEL_POD_NAME)?;
     [Role::Master, Role::Worker]
@@ -62,6 +61,7 @@ pub fn role_of(pod: &Pod) -> Option<Role> {
 }
 
 /// Diagnoses the pods of one test.
+#[instrument(level = "debug", skip_all, fields(pods = pods.len()))]
 pub fn diagnose(pods: &[&Pod], now: Timestamp, grace: Duration) -> Diagnosis {
     let mut diagnosis = Diagnosis::default();
     // Ordered by how directly the finding tells the user what to fix.

@@ -8,6 +8,7 @@
 //! cache has synced, so a reconcile never mistakes a cache still filling for a deleted child.
 
 mod adoption;
+pub mod conditions;
 pub mod diagnosis;
 mod error;
 pub mod fenced;
@@ -32,6 +33,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 pub use error::Error;
@@ -172,14 +174,15 @@ fn triggered_by<K>(
     }
 }
 
-/// Runs the controller until `shutdown` resolves. `ready` is called once every cache synced.
+/// Runs the controller until `shutdown` is cancelled, then lets the reconciles in flight
+/// finish. `ready` is called once every cache synced.
 pub async fn run(
     client: Client,
     config: Config,
     settings: Settings,
     metrics: Arc<Metrics>,
     ready: impl FnOnce(),
-    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+    shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let ns = settings.namespace.as_deref();
     let children = watcher::Config::default().labels(&managed_children_selector());
@@ -246,7 +249,7 @@ pub async fn run(
         instance: Some(settings.instance.clone()),
     };
     let readings = Arc::new(Readings::default());
-    let (stop_poller, poller_stopped) = tokio::sync::oneshot::channel::<()>();
+    let stop_poller = shutdown.child_token();
     let poller = tokio::spawn(
         Poller {
             settings: settings.stats.clone(),
@@ -256,9 +259,7 @@ pub async fn run(
             metrics: metrics.clone(),
             trigger,
         }
-        .run(async move {
-            let _ = poller_stopped.await;
-        }),
+        .run(stop_poller.clone()),
     );
     let context = Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter),
@@ -276,7 +277,7 @@ pub async fn run(
     let controller = Controller::for_stream(futures::stream::pending(), tests)
         .reconcile_on(triggered)
         .with_config(kube::runtime::controller::Config::default().concurrency(settings.concurrency))
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(reconcile::reconcile, error_policy, context)
         .for_each(|_| futures::future::ready(()));
     // A cache whose watch stopped would go stale without a word: stop instead, so that the
@@ -292,7 +293,7 @@ pub async fn run(
             Err(Error::WatchEnded(why))
         }
     };
-    let _ = stop_poller.send(());
+    stop_poller.cancel();
     let _ = poller.await;
     watches.abort_all();
     info!("controller stopped");

@@ -14,12 +14,13 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, instrument, warn};
 
 use super::adoption::{self, Claim};
+use super::conditions::{EventNote, reason};
 use super::references;
 use super::results::{ReportOutcome, StatsView};
-use super::status::{self, EventNote, Observed, Outcome, reason};
+use super::status::{self, Observed, Outcome};
 use super::{Context, Error};
 use crate::api::names::{FIELD_MANAGER, LABEL_TEST_NAME};
 use crate::api::v2::{LocustTest, LocustTestStatus, Phase};
@@ -32,6 +33,11 @@ use crate::stats::Capture;
 /// Safety net for tests in progress: look again even if no watch event arrives.
 const RESYNC: Duration = Duration::from_secs(300);
 
+/// One reconcile of one test; its span (and every log line below it) names the test.
+#[instrument(
+    skip_all,
+    fields(test = %test.name_any(), namespace = test.namespace().as_deref().unwrap_or_default())
+)]
 pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let result = reconcile_inner(&test, &ctx).await;

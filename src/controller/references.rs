@@ -26,7 +26,8 @@ use kube::api::Api;
 use kube::{Client, ResourceExt};
 use tracing::warn;
 
-use super::status::{self, Outcome, condition, reason};
+use super::conditions::{condition, reason};
+use super::status::{self, Outcome};
 use super::{Context, Error, diagnosis};
 use crate::api::v2::{LocustTest, LocustTestSpec, LocustTestStatus, Phase};
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::status::{EventNote, condition, reason};
+use super::conditions::{EventNote, condition, reason};
 use crate::api::v2::{LocustTestStatus, ThresholdsSpec};
 use crate::resources::web_ui::{Unreadable, WebUi};
 use crate::stats::figures::{connected_workers, live_stats, test_result, worth_writing};

@@ -12,8 +12,9 @@ use serde_json::json;
 
 use super::{ReportOutcome, StatsView};
 use crate::api::v2::{LocustTestStatus, Phase, ThresholdsSpec};
+use crate::controller::conditions::{condition, reason};
 use crate::controller::diagnosis::reason as pod_reason;
-use crate::controller::status::{Observed, condition, derive, reason};
+use crate::controller::status::{Observed, derive};
 use crate::resources::report::ReportParts;
 use crate::resources::web_ui::{Unreadable, WebUi};
 use crate::stats::payload::recorded::*;

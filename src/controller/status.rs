@@ -11,79 +11,12 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+use super::conditions::{EventNote, condition, reason};
 use super::diagnosis::{self, Diagnosis, reason as pod_reason, role_of};
 use super::results::{self, StatsView};
 use crate::api::names::Role;
 use crate::api::v2::{LocustTestStatus, Phase};
 use crate::resources::web_ui::WebUi;
-
-/// Condition types.
-pub mod condition {
-    pub const READY: &str = "Ready";
-    pub const WORKERS_CONNECTED: &str = "WorkersConnected";
-    pub const TEST_COMPLETED: &str = "TestCompleted";
-    pub const PODS_HEALTHY: &str = "PodsHealthy";
-    /// Whether the operator reads the master's figures.
-    pub const STATS_AVAILABLE: &str = "StatsAvailable";
-    /// Whether spec.thresholds are met (only with thresholds).
-    pub const THRESHOLDS_MET: &str = "ThresholdsMet";
-}
-
-/// Condition reasons and event reasons that are not pod diagnoses. Where one means what a
-/// reason of the Go operator (2.3.0) meant, it has the Go name, so alerts, dashboards and
-/// scripts written for it keep matching; finer reasons of ours keep their own names
-/// (docs/upgrade.md maps them).
-pub mod reason {
-    /// Ready=True: the master Service, master Job and worker Job exist.
-    pub const RESOURCES_CREATED: &str = "ResourcesCreated";
-    /// WorkersConnected=False: fewer workers connected than expected.
-    pub const WORKERS_MISSING: &str = "WorkersMissing";
-    /// WorkersConnected=True, and the event announcing it.
-    pub const ALL_WORKERS_CONNECTED: &str = "AllWorkersConnected";
-    pub const TEST_IN_PROGRESS: &str = "TestInProgress";
-    /// TestCompleted=True on success.
-    pub const TEST_SUCCEEDED: &str = "TestSucceeded";
-    /// Event: the children were created.
-    pub const CREATED: &str = "Created";
-    /// Event (Warning): a child was deleted while the test ran; it was recreated.
-    pub const RESOURCE_DELETED: &str = "ResourceDeleted";
-    /// Event: the test reached Running.
-    pub const TEST_STARTED: &str = "TestStarted";
-    /// Event: the test reached Succeeded.
-    pub const TEST_COMPLETED: &str = "TestCompleted";
-    /// Event (Warning): the test reached Failed; the note carries the finer reason.
-    pub const TEST_FAILED: &str = "TestFailed";
-    pub const INVALID_SPEC: &str = "InvalidSpec";
-    pub const FORBIDDEN_BY_CONFIG: &str = "ForbiddenByOperatorConfig";
-    pub const CHILD_REJECTED: &str = "ChildRejected";
-    pub const NAME_CONFLICT: &str = "NameConflict";
-    /// Ready=False: a ConfigMap the pods need does not exist yet; nothing is created until it
-    /// does (references.rs).
-    pub const WAITING_FOR_CONFIG_MAPS: &str = "WaitingForConfigMaps";
-    // Reading the master.
-    pub const MASTER_ANSWERING: &str = "MasterAnswering";
-    pub const WAITING_FOR_MASTER: &str = "WaitingForMaster";
-    pub const MASTER_NOT_ANSWERING: &str = "MasterNotAnswering";
-    pub const FINAL_FIGURES_READ: &str = "FinalFiguresRead";
-    pub const WEB_UI_DISABLED: &str = "WebUIDisabled";
-    pub const WEB_UI_UNSUPPORTED: &str = "WebUIUnsupported";
-    pub const STATS_READING_OFF: &str = "StatsReadingOff";
-    pub const RESULT_RECORDED: &str = "ResultRecorded";
-    pub const REPORT_NOT_STORED: &str = "ReportNotStored";
-    // Thresholds.
-    pub const THRESHOLDS_MET: &str = "ThresholdsMet";
-    pub const THRESHOLDS_BREACHED: &str = "ThresholdsBreached";
-    pub const THRESHOLDS_PENDING: &str = "ThresholdsPending";
-    pub const THRESHOLDS_UNEVALUATED: &str = "ThresholdsUnevaluated";
-}
-
-/// An event to publish about the test.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EventNote {
-    pub warning: bool,
-    pub reason: &'static str,
-    pub message: String,
-}
 
 /// The new status, the events of this step, and when to reconcile again without a watch event.
 #[derive(Clone, Debug, PartialEq)]

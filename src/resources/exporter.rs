@@ -14,8 +14,8 @@ use crate::api::names::{
 use crate::api::v2::LocustTestSpec;
 use crate::config::Config;
 
+use super::container::{container_port, drop_all_capabilities, resources_or_none};
 use super::env::literal;
-use super::pod::{container_port, drop_all_capabilities, resources_or_none};
 use super::web_ui::master_web_ui;
 
 pub(crate) fn exporter_sidecar(spec: &LocustTestSpec, config: &Config) -> Container {

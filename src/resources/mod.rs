@@ -9,6 +9,7 @@
 //! the same children.
 
 mod args;
+mod container;
 mod env;
 mod exporter;
 mod jobs;
@@ -77,19 +78,6 @@ pub enum BuildError {
 
     #[error("spec.observability.openTelemetry.endpoint is required when openTelemetry is enabled")]
     MissingOtelEndpoint,
-}
-
-impl BuildError {
-    /// A CamelCase name of the error, for a condition reason or a metric label.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            BuildError::MissingMetadata { .. } => "MissingMetadata",
-            BuildError::ForbiddenField { .. } => "ForbiddenField",
-            BuildError::OperatorFlag { .. } => "OperatorFlag",
-            BuildError::UnknownVolume { .. } => "UnknownVolume",
-            BuildError::MissingOtelEndpoint => "MissingOtelEndpoint",
-        }
-    }
 }
 
 /// Builds the master Service, the master Job and the worker Job of `test`.

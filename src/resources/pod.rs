@@ -2,8 +2,8 @@
 //! scheduling and resources.
 
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, Container, ContainerPort, PodSecurityContext, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SeccompProfile, SecurityContext, Toleration,
+    Affinity, Container, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
+    SeccompProfile, SecurityContext, Toleration,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -15,6 +15,7 @@ use crate::api::v2::{LocustTest, LocustTestSpec};
 use crate::config::Config;
 
 use super::args::{master_args, worker_args};
+use super::container::{container_port, drop_all_capabilities, resources_or_none};
 use super::env::{locust_env, locust_env_from};
 use super::exporter::exporter_sidecar;
 use super::labels::{pod_annotations, pod_labels};
@@ -113,16 +114,6 @@ fn locust_container(
     })
 }
 
-/// A TCP container port, optionally named.
-pub(crate) fn container_port(name: Option<&str>, port: i32) -> ContainerPort {
-    ContainerPort {
-        name: name.map(str::to_string),
-        container_port: port,
-        protocol: Some("TCP".to_string()),
-        ..ContainerPort::default()
-    }
-}
-
 /// The test's resources when they set any request or limit (a complete override, so a test
 /// can leave a limit out), else the operator's for `role`.
 fn locust_resources(
@@ -137,24 +128,6 @@ fn locust_resources(
     match from_spec.filter(sets_any) {
         Some(resources) => Some(resources.clone()),
         None => resources_or_none(config.locust_resources(role)),
-    }
-}
-
-/// `None` for requirements without any value, so nothing empty is applied.
-pub(crate) fn resources_or_none(resources: ResourceRequirements) -> Option<ResourceRequirements> {
-    (resources != ResourceRequirements::default()).then_some(resources)
-}
-
-/// No privilege escalation and no capabilities: the part of the `restricted` Pod Security
-/// Standard every container can meet without knowing its image.
-pub(crate) fn drop_all_capabilities() -> SecurityContext {
-    SecurityContext {
-        allow_privilege_escalation: Some(false),
-        capabilities: Some(Capabilities {
-            add: None,
-            drop: Some(vec!["ALL".to_string()]),
-        }),
-        ..SecurityContext::default()
     }
 }
 

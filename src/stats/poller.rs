@@ -10,6 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedSender;
@@ -127,8 +128,8 @@ pub struct Poller {
 }
 
 impl Poller {
-    /// Reads every interval until `shutdown` resolves.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+    /// Reads every interval until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) {
         if self.settings.access == Access::Off {
             info!("reading Locust masters is off (--stats-access=off)");
             return;
@@ -136,10 +137,9 @@ impl Poller {
         let http = direct_client(self.settings.timeout);
         let mut ticker = tokio::time::interval(self.settings.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                _ = &mut shutdown => break,
+                () = shutdown.cancelled() => break,
                 _ = ticker.tick() => {}
             }
             let due: Vec<Arc<LocustTest>> = self
@@ -155,7 +155,7 @@ impl Poller {
                     self.read(test, &http)
                 });
             tokio::select! {
-                _ = &mut shutdown => break,
+                () = shutdown.cancelled() => break,
                 _ = work => {}
             }
         }

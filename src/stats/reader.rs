@@ -42,8 +42,8 @@ pub fn direct_client(timeout: Duration) -> DirectClient {
 pub enum ReadError {
     #[error("no answer within {0:?}")]
     Timeout(Duration),
-    #[error("cannot connect: {0}")]
-    Transport(String),
+    #[error("cannot connect: {}", error_chain(.0.as_ref()))]
+    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("HTTP {0}: {1}")]
     Status(u16, String),
     #[error("the answer is larger than {MAX_BODY} bytes")]
@@ -148,11 +148,11 @@ impl MasterApi {
             Route::Direct { client, base } => {
                 let uri: hyper::Uri = format!("{base}{path}")
                     .parse()
-                    .map_err(|e| ReadError::Transport(format!("bad address: {e}")))?;
+                    .map_err(|e: http::uri::InvalidUri| ReadError::Transport(e.into()))?;
                 let response = client
                     .get(uri)
                     .await
-                    .map_err(|e| ReadError::Transport(error_chain(&e)))?;
+                    .map_err(|e| ReadError::Transport(e.into()))?;
                 let status = response.status();
                 let body = Limited::new(response.into_body(), MAX_BODY)
                     .collect()
@@ -161,7 +161,7 @@ impl MasterApi {
                         if e.is::<http_body_util::LengthLimitError>() {
                             ReadError::TooLarge
                         } else {
-                            ReadError::Transport(e.to_string())
+                            ReadError::Transport(e)
                         }
                     })?
                     .to_bytes();
@@ -174,14 +174,14 @@ impl MasterApi {
             Route::Proxy { client, base } => {
                 let request = http::Request::get(format!("{base}{path}"))
                     .body(Vec::new())
-                    .map_err(|e| ReadError::Transport(e.to_string()))?;
+                    .map_err(|e| ReadError::Transport(e.into()))?;
                 match client.request_text(request).await {
                     Ok(text) if text.len() > MAX_BODY => Err(ReadError::TooLarge),
                     Ok(text) => Ok(Bytes::from(text)),
                     Err(kube::Error::Api(status)) => {
                         Err(ReadError::Status(status.code, status.message))
                     }
-                    Err(error) => Err(ReadError::Transport(error.to_string())),
+                    Err(error) => Err(ReadError::Transport(error.into())),
                 }
             }
         }

@@ -21,90 +21,73 @@ use std::time::Duration;
 use kube::Client;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::api::names::CRD_NAME;
+pub use crate::contract::CertMode;
+use crate::contract::{
+    CERT_DIR, ENV_POD_NAMESPACE, ENV_WEBHOOK_BIND_ADDRESS, ENV_WEBHOOK_CA_VALIDITY,
+    ENV_WEBHOOK_CERT_DIR, ENV_WEBHOOK_CERT_MODE, ENV_WEBHOOK_CERT_VALIDITY, ENV_WEBHOOK_EXTRA_SANS,
+    ENV_WEBHOOK_SECRET_NAME, ENV_WEBHOOK_SERVICE_NAME, ENV_WEBHOOK_SHUTDOWN_DELAY, WEBHOOK_PORT,
+    bind_address, parse_duration,
+};
 use crate::telemetry::Metrics;
 use certs::CertStore;
 use certs::rotation::Policy;
-
-/// Where OLM mounts the webhook certificate, and controller-runtime's default.
-pub const DEFAULT_CERT_DIR: &str = "/tmp/k8s-webhook-server/serving-certs";
-
-/// Where the serving certificate comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum CertMode {
-    /// `tls.crt` and `tls.key` from `--webhook-cert-dir`, reloaded when they change (OLM,
-    /// cert-manager, or a Secret mounted by hand).
-    Directory,
-    /// The operator makes and rotates its own CA and certificate, keeps them in a Secret and
-    /// injects the CA into the CRD (the Helm default).
-    SelfManaged,
-    /// No webhook server (only for clusters that never serve v1).
-    Disabled,
-}
 
 /// Flags of the webhook; each has an environment variable.
 #[derive(clap::Args, Debug, Clone)]
 pub struct WebhookArgs {
     /// Address of the conversion webhook (HTTPS, path /convert).
-    #[arg(long, env = "WEBHOOK_BIND_ADDRESS", default_value = "0.0.0.0:9443")]
+    #[arg(long, env = ENV_WEBHOOK_BIND_ADDRESS, default_value_t = bind_address(WEBHOOK_PORT))]
     pub webhook_bind_address: SocketAddr,
 
     /// Where the webhook's serving certificate comes from.
-    #[arg(
-        long,
-        env = "WEBHOOK_CERT_MODE",
-        value_enum,
-        default_value = "directory"
-    )]
+    #[arg(long, env = ENV_WEBHOOK_CERT_MODE, value_enum, default_value_t = CertMode::Directory)]
     pub webhook_cert_mode: CertMode,
 
     /// Directory mode: the directory holding tls.crt and tls.key.
-    #[arg(long, env = "WEBHOOK_CERT_DIR", default_value = DEFAULT_CERT_DIR)]
+    #[arg(long, env = ENV_WEBHOOK_CERT_DIR, default_value = CERT_DIR)]
     pub webhook_cert_dir: PathBuf,
 
     /// Self-managed mode: the webhook Service; the certificate covers <svc>, <svc>.<ns>,
     /// <svc>.<ns>.svc and <svc>.<ns>.svc.cluster.local (ns = POD_NAMESPACE).
-    #[arg(long, env = "WEBHOOK_SERVICE_NAME")]
+    #[arg(long, env = ENV_WEBHOOK_SERVICE_NAME)]
     pub webhook_service_name: Option<String>,
 
     /// Self-managed mode: the Secret in POD_NAMESPACE that holds the CA and serving certificate.
-    #[arg(long, env = "WEBHOOK_SECRET_NAME")]
+    #[arg(long, env = ENV_WEBHOOK_SECRET_NAME)]
     pub webhook_secret_name: Option<String>,
 
-    /// Self-managed mode: the operator's namespace, where the Secret lives.
-    #[arg(long = "webhook-namespace", env = "POD_NAMESPACE", hide = true)]
-    pub pod_namespace: Option<String>,
-
     /// Self-managed mode: more DNS names or IP addresses for the certificate, comma-separated.
-    #[arg(long, env = "WEBHOOK_EXTRA_SANS", value_delimiter = ',')]
+    #[arg(long, env = ENV_WEBHOOK_EXTRA_SANS, value_delimiter = ',')]
     pub webhook_extra_sans: Vec<String>,
 
     /// Self-managed mode: lifetime of the CA (renewed with a third left).
-    #[arg(long, env = "WEBHOOK_CA_VALIDITY", hide = true, default_value = "43800h",
-          value_parser = crate::operator::parse_duration)]
+    #[arg(long, env = ENV_WEBHOOK_CA_VALIDITY, hide = true, default_value = "43800h",
+          value_parser = parse_duration)]
     pub webhook_ca_validity: Duration,
 
     /// Self-managed mode: lifetime of a serving certificate (renewed with a third left).
-    #[arg(long, env = "WEBHOOK_CERT_VALIDITY", hide = true, default_value = "8760h",
-          value_parser = crate::operator::parse_duration)]
+    #[arg(long, env = ENV_WEBHOOK_CERT_VALIDITY, hide = true, default_value = "8760h",
+          value_parser = parse_duration)]
     pub webhook_cert_validity: Duration,
 
     /// On shutdown, how long the webhook keeps serving while not ready, so that Services stop
     /// sending it new connections first.
-    #[arg(long, env = "WEBHOOK_SHUTDOWN_DELAY", hide = true, default_value = "5s",
-          value_parser = crate::operator::parse_duration)]
+    #[arg(long, env = ENV_WEBHOOK_SHUTDOWN_DELAY, hide = true, default_value = "5s",
+          value_parser = parse_duration)]
     pub webhook_shutdown_delay: Duration,
 }
 
 /// Why the webhook could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
-    #[error("webhook: cannot listen on {address}: {error}")]
+    #[error("webhook: cannot listen on {address}: {source}")]
     Listen {
         address: SocketAddr,
-        error: std::io::Error,
+        source: std::io::Error,
     },
     #[error("webhook: cannot set up TLS: {0}")]
     Tls(#[from] rustls::Error),
@@ -138,20 +121,22 @@ pub struct Webhook {
     local_addr: SocketAddr,
     status: Status,
     store: Arc<CertStore>,
-    trigger: watch::Sender<bool>,
+    trigger: CancellationToken,
     supervisor: JoinHandle<()>,
 }
 
 impl Webhook {
     /// Binds the port and starts the certificate source and the server; returns `None` in
-    /// disabled mode. The server answers as soon as a certificate is loaded. When `stop` turns
-    /// true (or on [`Webhook::shutdown`]) it reports not ready, keeps serving for the shutdown
-    /// delay, then drains.
+    /// disabled mode. `namespace` is the operator's own (where the self-managed Secret lives).
+    /// The server answers as soon as a certificate is loaded. When `shutdown` is cancelled (or
+    /// on [`Webhook::shutdown`]) it reports not ready, keeps serving for the shutdown delay,
+    /// then drains.
     pub async fn start(
         args: &WebhookArgs,
+        namespace: Option<&str>,
         client: &Client,
         metrics: Arc<Metrics>,
-        stop: watch::Receiver<bool>,
+        shutdown: CancellationToken,
     ) -> Result<Option<Self>, WebhookError> {
         let source = match args.webhook_cert_mode {
             CertMode::Disabled => {
@@ -159,15 +144,15 @@ impl Webhook {
                 return Ok(None);
             }
             CertMode::Directory => None,
-            CertMode::SelfManaged => Some(self_managed_settings(args)?),
+            CertMode::SelfManaged => Some(self_managed_settings(args, namespace)?),
         };
         let address = args.webhook_bind_address;
         let listener = tokio::net::TcpListener::bind(address)
             .await
-            .map_err(|error| WebhookError::Listen { address, error })?;
+            .map_err(|source| WebhookError::Listen { address, source })?;
         let local_addr = listener
             .local_addr()
-            .map_err(|error| WebhookError::Listen { address, error })?;
+            .map_err(|source| WebhookError::Listen { address, source })?;
         let store = CertStore::new();
         let status = Status {
             store: Some(store.clone()),
@@ -204,15 +189,13 @@ impl Webhook {
         let (server_stop_tx, server_stop) = watch::channel(false);
         let server_task = tokio::spawn(server::serve(listener, tls, app, server_stop));
 
-        let (trigger, mut triggered) = watch::channel(false);
-        let mut stop = stop;
+        // Stopping this webhook alone (Webhook::shutdown) does not stop the process.
+        let trigger = shutdown.child_token();
+        let triggered = trigger.clone();
         let delay = args.webhook_shutdown_delay;
         let (stopping, loaded) = (status.stopping.clone(), store.clone());
         let supervisor = tokio::spawn(async move {
-            tokio::select! {
-                _ = stop.wait_for(|s| *s) => {}
-                _ = triggered.wait_for(|s| *s) => {}
-            }
+            triggered.cancelled().await;
             stopping.store(true, Ordering::SeqCst);
             if loaded.is_loaded() && !delay.is_zero() {
                 info!(
@@ -253,7 +236,7 @@ impl Webhook {
 
     /// Stops (if `stop` has not already) and waits until in-flight requests are answered.
     pub async fn shutdown(self) {
-        let _ = self.trigger.send(true);
+        self.trigger.cancel();
         let _ = self.supervisor.await;
     }
 }
@@ -270,10 +253,11 @@ pub fn service_names(service: &str, namespace: &str) -> Vec<String> {
 
 fn self_managed_settings(
     args: &WebhookArgs,
+    namespace: Option<&str>,
 ) -> Result<certs::self_managed::Settings, WebhookError> {
-    let required = |value: &Option<String>, flag: &str, variable: &str| {
+    let required = |value: Option<&str>, flag: &str, variable: &str| {
         value
-            .clone()
+            .map(str::to_string)
             .filter(|v| !v.trim().is_empty())
             .ok_or_else(|| {
                 WebhookError::Settings(format!(
@@ -282,20 +266,16 @@ fn self_managed_settings(
             })
     };
     let service = required(
-        &args.webhook_service_name,
+        args.webhook_service_name.as_deref(),
         "--webhook-service-name",
-        "WEBHOOK_SERVICE_NAME",
+        ENV_WEBHOOK_SERVICE_NAME,
     )?;
     let secret_name = required(
-        &args.webhook_secret_name,
+        args.webhook_secret_name.as_deref(),
         "--webhook-secret-name",
-        "WEBHOOK_SECRET_NAME",
+        ENV_WEBHOOK_SECRET_NAME,
     )?;
-    let namespace = required(
-        &args.pod_namespace,
-        "the operator's namespace",
-        "POD_NAMESPACE",
-    )?;
+    let namespace = required(namespace, "the operator's namespace", ENV_POD_NAMESPACE)?;
     let mut names = service_names(&service, &namespace);
     for extra in &args.webhook_extra_sans {
         let extra = extra.trim();
@@ -304,9 +284,9 @@ fn self_managed_settings(
         }
     }
     if args.webhook_cert_validity > args.webhook_ca_validity {
-        return Err(WebhookError::Settings(
-            "the serving certificate cannot outlive its CA: WEBHOOK_CERT_VALIDITY > WEBHOOK_CA_VALIDITY".into(),
-        ));
+        return Err(WebhookError::Settings(format!(
+            "the serving certificate cannot outlive its CA: {ENV_WEBHOOK_CERT_VALIDITY} > {ENV_WEBHOOK_CA_VALIDITY}"
+        )));
     }
     Ok(certs::self_managed::Settings {
         namespace,

@@ -23,6 +23,8 @@ pub struct Reviewed {
     pub objects: usize,
     /// `None` on success, else the failure message sent back.
     pub failure: Option<String>,
+    /// `namespace/name` of the first object, for the logs; empty when there is none.
+    pub first_object: String,
 }
 
 /// Answers one ConversionReview request body.
@@ -42,6 +44,7 @@ pub fn review(request: &[u8]) -> Reviewed {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
+    let first_object = first_object(&parsed);
     match convert_review(&parsed) {
         Ok(converted) => {
             let objects = converted.len();
@@ -50,10 +53,23 @@ pub fn review(request: &[u8]) -> Reviewed {
                 uid,
                 objects,
                 failure: None,
+                first_object,
             }
         }
-        Err((objects, message)) => failure(uid, objects, message),
+        Err((objects, message)) => Reviewed {
+            first_object,
+            ..failure(uid, objects, message)
+        },
     }
+}
+
+/// `namespace/name` of the request's first object, or empty.
+fn first_object(review: &Value) -> String {
+    let Some(metadata) = review.pointer("/request/objects/0/metadata") else {
+        return String::new();
+    };
+    let field = |key: &str| metadata.get(key).and_then(Value::as_str).unwrap_or("");
+    format!("{}/{}", field("namespace"), field("name"))
 }
 
 /// The review's converted objects, or (object count, failure message).
@@ -190,6 +206,7 @@ fn failure(uid: String, objects: usize, message: String) -> Reviewed {
         uid,
         objects,
         failure: Some(message),
+        first_object: String::new(),
     }
 }
 

@@ -28,14 +28,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
-use tracing::{debug, warn};
+use tracing::{Span, debug, field, instrument, warn};
 
 use super::certs::{CertStore, provider};
 use super::review::{Reviewed, refused, review};
+use crate::contract::CONVERT_PATH;
 use crate::telemetry::Metrics;
 
-/// Path the CRD's conversion webhook calls.
-pub const CONVERT_PATH: &str = "/convert";
 /// Largest request body: a list conversion carries every object of the list.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// Open connections at most; more wait in the listen backlog.
@@ -187,6 +186,13 @@ async fn handle(
     Ok(response)
 }
 
+/// One ConversionReview. Its span carries the review's uid, its object count and the first
+/// object (`namespace/name`), and so does every log line below it.
+#[instrument(
+    name = "convert",
+    skip_all,
+    fields(uid = field::Empty, objects = field::Empty, object = field::Empty)
+)]
 async fn convert(request: Request<Incoming>, app: &App) -> Response<Full<Bytes>> {
     let body = Limited::new(request.into_body(), MAX_BODY_BYTES);
     let reviewed = match body.collect().await {
@@ -201,6 +207,10 @@ async fn convert(request: Request<Incoming>, app: &App) -> Response<Full<Bytes>>
             "cannot read the request body (limit {MAX_BODY_BYTES} bytes): {error}"
         )),
     };
+    let span = Span::current();
+    span.record("uid", reviewed.uid.as_str());
+    span.record("objects", reviewed.objects);
+    span.record("object", reviewed.first_object.as_str());
     record(app, &reviewed);
     let mut response = Response::new(Full::new(Bytes::from(reviewed.body)));
     response
@@ -212,19 +222,10 @@ async fn convert(request: Request<Incoming>, app: &App) -> Response<Full<Bytes>>
 fn record(app: &App, reviewed: &Reviewed) {
     app.metrics.conversion_review(reviewed.failure.is_none());
     match &reviewed.failure {
-        None => debug!(
-            uid = %reviewed.uid,
-            objects = reviewed.objects,
-            "converted"
-        ),
+        None => debug!("converted"),
         Some(message) => {
             let message: String = message.chars().take(LOGGED_MESSAGE_CHARS).collect();
-            warn!(
-                uid = %reviewed.uid,
-                objects = reviewed.objects,
-                %message,
-                "conversion refused"
-            );
+            warn!(%message, "conversion refused");
         }
     }
 }

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use locust_operator::api::v2::{LocustTest, LocustTestSpec, LocustTestStatus, Phase};
+use locust_operator::controller::conditions::{condition, reason};
 use locust_operator::controller::results::StatsView;
-use locust_operator::controller::status::{Observed, condition, derive, reason};
+use locust_operator::controller::status::{Observed, derive};
 use locust_operator::resources::report::{
     REPORT_BUDGET, REPORT_KEY_HTML_GZ, REPORT_OMITTED_ANNOTATION, report_config_map,
 };

@@ -12,7 +12,8 @@ use locust_operator::telemetry::Metrics;
 use locust_operator::webhook::certs::PemPair;
 use locust_operator::webhook::certs::authority::{new_ca, new_serving};
 use locust_operator::webhook::{CertMode, Webhook, WebhookArgs};
-use tokio::sync::{OnceCell, watch};
+use tokio::sync::OnceCell;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::common::install_crd_calling;
 use crate::support::Cluster;
@@ -78,7 +79,7 @@ pub struct InProcess {
     pub webhook: Webhook,
     pub dir: CertDir,
     pub metrics: Arc<Metrics>,
-    _stop: watch::Sender<bool>,
+    _stop: DropGuard,
 }
 
 impl InProcess {
@@ -90,23 +91,28 @@ impl InProcess {
             webhook_cert_dir: dir.path.clone(),
             webhook_service_name: None,
             webhook_secret_name: None,
-            pod_namespace: None,
             webhook_extra_sans: Vec::new(),
             webhook_ca_validity: 30 * DAY,
             webhook_cert_validity: DAY,
             webhook_shutdown_delay: Duration::ZERO,
         };
         let metrics = Arc::new(Metrics::new());
-        let (stop, stop_rx) = watch::channel(false);
-        let webhook = Webhook::start(&args, &cluster.client(), metrics.clone(), stop_rx)
-            .await
-            .unwrap()
-            .expect("directory mode starts a server");
+        let stop = CancellationToken::new();
+        let webhook = Webhook::start(
+            &args,
+            None,
+            &cluster.client(),
+            metrics.clone(),
+            stop.clone(),
+        )
+        .await
+        .unwrap()
+        .expect("directory mode starts a server");
         Self {
             webhook,
             dir,
             metrics,
-            _stop: stop,
+            _stop: stop.drop_guard(),
         }
     }
 

@@ -26,23 +26,19 @@ pub const RUN_ARGS: [&str; 1] = ["run"];
 /// Value of `app.kubernetes.io/component` on the operator's pods.
 pub const COMPONENT: &str = "operator";
 
-/// /healthz and /readyz.
-pub const HEALTH_PORT: i32 = 8081;
-/// /metrics (Prometheus).
-pub const METRICS_PORT: i32 = 8080;
-/// The conversion webhook (HTTPS) in the container.
-pub const WEBHOOK_PORT: i32 = 9443;
+pub use crate::contract::{
+    CERT_DIR, CONVERT_PATH, CertMode, ENV_HEALTH_PROBE_BIND_ADDRESS, ENV_LEADER_ELECT,
+    ENV_LOG_FORMAT, ENV_METRICS_BIND_ADDRESS, ENV_POD_NAME, ENV_POD_NAMESPACE, ENV_WATCH_NAMESPACE,
+    ENV_WEBHOOK_BIND_ADDRESS, ENV_WEBHOOK_CERT_DIR, ENV_WEBHOOK_CERT_MODE, ENV_WEBHOOK_SECRET_NAME,
+    ENV_WEBHOOK_SERVICE_NAME, HEALTH_PORT, HEALTHZ_PATH, LogFormat, METRICS_PORT, READYZ_PATH,
+    WEBHOOK_PORT,
+};
+
 /// The webhook Service's port, which the API server calls.
 pub const WEBHOOK_SERVICE_PORT: i32 = 443;
 pub const PORT_NAME_HEALTH: &str = "health";
 pub const PORT_NAME_METRICS: &str = "metrics";
 pub const PORT_NAME_WEBHOOK: &str = "webhook";
-pub const HEALTHZ_PATH: &str = "/healthz";
-pub const READYZ_PATH: &str = "/readyz";
-/// Path of the conversion webhook.
-pub const CONVERT_PATH: &str = "/convert";
-/// Where certificates are read in directory mode; OLM mounts its certificates here.
-pub const CERT_DIR: &str = "/tmp/k8s-webhook-server/serving-certs";
 /// Writable scratch space: the root filesystem is read-only.
 pub const TMP_DIR: &str = "/tmp";
 pub const TMP_VOLUME: &str = "tmp";
@@ -59,46 +55,14 @@ pub const TERMINATION_GRACE_PERIOD_SECONDS: i64 = 10;
 /// Replicas: every replica serves the conversion webhook; leader election picks who reconciles.
 pub const REPLICAS: i32 = 2;
 
-// Environment variables of `locust-k8s-operator run` (src/operator.rs, src/webhook/).
-pub const ENV_POD_NAME: &str = "POD_NAME";
-pub const ENV_POD_NAMESPACE: &str = "POD_NAMESPACE";
-pub const ENV_WATCH_NAMESPACE: &str = "WATCH_NAMESPACE";
-pub const ENV_LEADER_ELECT: &str = "LEADER_ELECT";
-pub const ENV_LOG_FORMAT: &str = "LOG_FORMAT";
-pub const ENV_HEALTH_PROBE_BIND_ADDRESS: &str = "HEALTH_PROBE_BIND_ADDRESS";
-pub const ENV_METRICS_BIND_ADDRESS: &str = "METRICS_BIND_ADDRESS";
-pub const ENV_WEBHOOK_BIND_ADDRESS: &str = "WEBHOOK_BIND_ADDRESS";
-pub const ENV_WEBHOOK_CERT_MODE: &str = "WEBHOOK_CERT_MODE";
-pub const ENV_WEBHOOK_CERT_DIR: &str = "WEBHOOK_CERT_DIR";
-pub const ENV_WEBHOOK_SERVICE_NAME: &str = "WEBHOOK_SERVICE_NAME";
-pub const ENV_WEBHOOK_SECRET_NAME: &str = "WEBHOOK_SECRET_NAME";
 /// Log format of deployed operators (one JSON object per line).
-pub const LOG_FORMAT: &str = "json";
+pub const LOG_FORMAT: LogFormat = LogFormat::Json;
 /// The pod annotation through which OLM passes the namespaces to watch ("" = all).
 pub const OLM_TARGET_NAMESPACES: &str = "metadata.annotations['olm.targetNamespaces']";
 
-/// `WEBHOOK_CERT_MODE` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CertMode {
-    /// The operator creates and rotates its CA and certificate, keeps them in a Secret and
-    /// injects the CA into the CRD.
-    SelfManaged,
-    /// Certificates are files in [`CERT_DIR`], provided by OLM, cert-manager or the user.
-    Directory,
-}
-
-impl CertMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CertMode::SelfManaged => "self-managed",
-            CertMode::Directory => "directory",
-        }
-    }
-}
-
-/// An `address:port` bind address on every interface.
-pub fn bind_address(port: i32) -> String {
-    format!("0.0.0.0:{port}")
+/// `port` on every interface, as a bind-address variable's value.
+pub fn bind_address(port: u16) -> String {
+    crate::contract::bind_address(port).to_string()
 }
 
 /// Who provides the webhook's certificates outside Helm.

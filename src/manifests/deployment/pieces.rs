@@ -55,13 +55,13 @@ pub fn fixed_env(leader_elect: bool) -> Vec<EnvVar> {
             ENV_LEADER_ELECT,
             if leader_elect { "true" } else { "false" },
         ),
-        value_env(ENV_LOG_FORMAT, LOG_FORMAT),
+        value_env(ENV_LOG_FORMAT, LOG_FORMAT.as_str()),
         value_env(ENV_HEALTH_PROBE_BIND_ADDRESS, &bind_address(HEALTH_PORT)),
     ]
 }
 
 /// The two configurable listeners.
-pub fn bind_address_env(metrics_port: i32, webhook_port: i32) -> Vec<EnvVar> {
+pub fn bind_address_env(metrics_port: u16, webhook_port: u16) -> Vec<EnvVar> {
     vec![
         value_env(ENV_METRICS_BIND_ADDRESS, &bind_address(metrics_port)),
         value_env(ENV_WEBHOOK_BIND_ADDRESS, &bind_address(webhook_port)),
@@ -79,16 +79,16 @@ pub fn distribution_config_env() -> Vec<EnvVar> {
     ]
 }
 
-fn port(name: &str, number: i32) -> ContainerPort {
+fn port(name: &str, number: u16) -> ContainerPort {
     ContainerPort {
         name: Some(name.to_string()),
-        container_port: number,
+        container_port: i32::from(number),
         protocol: Some("TCP".to_string()),
         ..Default::default()
     }
 }
 
-pub fn container_ports(metrics_port: i32, webhook_port: i32) -> Vec<ContainerPort> {
+pub fn container_ports(metrics_port: u16, webhook_port: u16) -> Vec<ContainerPort> {
     vec![
         port(PORT_NAME_HEALTH, HEALTH_PORT),
         port(PORT_NAME_METRICS, metrics_port),
@@ -214,10 +214,10 @@ pub fn webhook_service_port() -> ServicePort {
     }
 }
 
-pub fn metrics_service_port(port: i32) -> ServicePort {
+pub fn metrics_service_port(port: u16) -> ServicePort {
     ServicePort {
         name: Some(PORT_NAME_METRICS.to_string()),
-        port,
+        port: i32::from(port),
         target_port: Some(IntOrString::String(PORT_NAME_METRICS.to_string())),
         protocol: Some("TCP".to_string()),
         ..Default::default()

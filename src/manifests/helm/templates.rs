@@ -3,6 +3,7 @@
 //! from [`crate::manifests::deployment`] and [`crate::manifests::rbac`]; values fill the rest.
 
 use crate::api::names::CRD_NAME;
+use crate::contract::{ENV_STATS_ACCESS, ENV_STATS_POLL_INTERVAL};
 use crate::manifests::crd::crd_with_conversion;
 use crate::manifests::deployment::{
     self, CERT_DIR, CERT_VOLUME, CONTAINER_NAME, CertMode, ENV_LEADER_ELECT, ENV_LOG_FORMAT,
@@ -12,7 +13,6 @@ use crate::manifests::deployment::{
 };
 use crate::manifests::rbac::{RoleSet, Scope, When, role_sets};
 use crate::manifests::yaml::{self, RenderError, indent};
-use crate::operator::{ENV_STATS_ACCESS, ENV_STATS_POLL_INTERVAL};
 
 use super::TEMPLATE_HEADER;
 use super::helpers::{inc, inc_root};

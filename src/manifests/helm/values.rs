@@ -621,7 +621,7 @@ impl Default for Metrics {
     fn default() -> Self {
         Self {
             enabled: true,
-            port: METRICS_PORT.unsigned_abs() as u16,
+            port: METRICS_PORT,
             secure: None,
             service_monitor: ServiceMonitor::default(),
         }
@@ -642,7 +642,7 @@ impl Default for Webhook {
     fn default() -> Self {
         Self {
             certificates: CertificateMode::SelfManaged,
-            port: WEBHOOK_PORT.unsigned_abs() as u16,
+            port: WEBHOOK_PORT,
             secret_name: String::new(),
             ca_bundle: String::new(),
             cert_manager: CertManager::default(),

@@ -67,7 +67,7 @@ pub fn inspect_pem(pem: &str) -> Result<CertificateInfo, CertError> {
 
 /// Reads one DER certificate.
 pub fn inspect_der(der: &[u8]) -> Result<CertificateInfo, CertError> {
-    let (_, cert) = X509Certificate::from_der(der).map_err(|e| CertError::Parse(e.to_string()))?;
+    let (_, cert) = X509Certificate::from_der(der).map_err(|e| CertError::Parse(e.into()))?;
     let validity = cert.validity();
     let mut names = BTreeSet::new();
     if let Ok(Some(san)) = cert.subject_alternative_name() {
@@ -118,11 +118,11 @@ pub fn is_signed_by(leaf_pem: &str, ca_pem: &str) -> bool {
 pub fn check_ca(ca: &PemPair) -> Result<(), CertError> {
     let certs = parse_certificates(&ca.cert)?;
     let der = certs.first().ok_or(CertError::NoCertificate)?;
-    let (_, cert) = X509Certificate::from_der(der).map_err(|e| CertError::Parse(e.to_string()))?;
+    let (_, cert) = X509Certificate::from_der(der).map_err(|e| CertError::Parse(e.into()))?;
     if !cert.is_ca() {
-        return Err(CertError::Parse("the CA certificate is not a CA".into()));
+        return Err(CertError::NotACa);
     }
-    let key = KeyPair::from_pem(&ca.key).map_err(|e| CertError::KeyPem(e.to_string()))?;
+    let key = KeyPair::from_pem(&ca.key).map_err(|e| CertError::KeyPem(e.into()))?;
     if key.der_bytes() != cert.public_key().subject_public_key.data.as_ref() {
         return Err(CertError::KeyMismatch);
     }
@@ -197,7 +197,7 @@ fn set_validity(
 }
 
 fn generate(error: rcgen::Error) -> CertError {
-    CertError::Generate(error.to_string())
+    CertError::Generate(error.into())
 }
 
 fn offset_date_time(time: SystemTime) -> Result<OffsetDateTime, CertError> {
@@ -205,8 +205,8 @@ fn offset_date_time(time: SystemTime) -> Result<OffsetDateTime, CertError> {
         .duration_since(UNIX_EPOCH)
         .map_err(|_| CertError::Generate("the clock is before 1970".into()))?
         .as_secs();
-    let seconds = i64::try_from(seconds).map_err(|e| CertError::Generate(e.to_string()))?;
-    OffsetDateTime::from_unix_timestamp(seconds).map_err(|e| CertError::Generate(e.to_string()))
+    let seconds = i64::try_from(seconds).map_err(|e| CertError::Generate(e.into()))?;
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(|e| CertError::Generate(e.into()))
 }
 
 fn system_time(unix_seconds: i64) -> SystemTime {

@@ -23,23 +23,28 @@ use rustls::sign::CertifiedKey;
 
 use authority::CertificateInfo;
 
+/// A cause kept whole, so that whoever logs the error can walk its chain.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why a certificate and key could not be served.
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
     #[error("no PEM certificate found")]
     NoCertificate,
     #[error("the certificate is not valid PEM: {0}")]
-    CertificatePem(String),
+    CertificatePem(#[source] rustls::pki_types::pem::Error),
     #[error("the private key is not a valid PEM key (PKCS#8, PKCS#1 or SEC1): {0}")]
-    KeyPem(String),
+    KeyPem(#[source] Cause),
     #[error("the private key cannot be used: {0}")]
-    Key(String),
+    Key(#[source] rustls::Error),
     #[error("the private key does not belong to the certificate")]
     KeyMismatch,
     #[error("cannot read the certificate: {0}")]
-    Parse(String),
+    Parse(#[source] Cause),
+    #[error("cannot read the certificate: the CA certificate is not a CA")]
+    NotACa,
     #[error("cannot create a certificate: {0}")]
-    Generate(String),
+    Generate(#[source] Cause),
 }
 
 /// The crypto provider of the webhook: ring, the one kube's client already uses.
@@ -135,7 +140,7 @@ pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
 pub fn parse_certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, CertError> {
     let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CertError::CertificatePem(e.to_string()))?;
+        .map_err(CertError::CertificatePem)?;
     if certs.is_empty() {
         return Err(CertError::NoCertificate);
     }
@@ -145,12 +150,12 @@ pub fn parse_certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, Cer
 fn certified_key(pair: &PemPair) -> Result<(CertifiedKey, Served), CertError> {
     let chain = parse_certificates(&pair.cert)?;
     let key = PrivateKeyDer::from_pem_slice(pair.key.as_bytes())
-        .map_err(|e| CertError::KeyPem(e.to_string()))?;
+        .map_err(|e| CertError::KeyPem(e.into()))?;
     let provider = provider();
     let signing_key = provider
         .key_provider
         .load_private_key(key)
-        .map_err(|e| CertError::Key(e.to_string()))?;
+        .map_err(CertError::Key)?;
     let certified = CertifiedKey::new(chain, signing_key);
     match certified.keys_match() {
         Ok(()) => {}
@@ -159,7 +164,7 @@ fn certified_key(pair: &PemPair) -> Result<(CertifiedKey, Served), CertError> {
     }
     let leaf = certified
         .end_entity_cert()
-        .map_err(|e| CertError::Parse(e.to_string()))?
+        .map_err(|e| CertError::Parse(e.into()))?
         .to_vec();
     let info = authority::inspect_der(&leaf)?;
     Ok((certified, Served { info, leaf }))

@@ -327,7 +327,7 @@ async fn patch_ca_bundle(
     bundle: &str,
 ) -> Result<(), Error> {
     let encoded = serde_json::to_value(ByteString(bundle.as_bytes().to_vec()))
-        .map_err(|e| CertError::Generate(e.to_string()))?;
+        .map_err(|e| CertError::Generate(e.into()))?;
     let patch = json!({
         "metadata": { "resourceVersion": crd.resource_version() },
         "spec": { "conversion": { "webhook": { "clientConfig": { "caBundle": encoded } } } },
