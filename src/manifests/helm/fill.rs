@@ -131,6 +131,9 @@ fn continued(value: &str, column: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::path::Path;
+
     use super::*;
 
     fn source(text: &'static str) -> Source {
@@ -210,5 +213,40 @@ mod tests {
     fn only_one_final_line_break_is_dropped() {
         let text = source("[[A]]\nEOF\n").fill(&[("A", &"x\n\n")]);
         assert_eq!(text.unwrap_or_default(), "x\n\nEOF\n");
+    }
+
+    /// Paths of the files under `dir`, relative to `root`.
+    fn files(root: &Path, dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(files(root, &path));
+            } else if let Ok(relative) = path.strip_prefix(root) {
+                out.push(relative.to_string_lossy().into_owned());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_template_source_is_read() {
+        let helm = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/manifests/helm");
+        let code: String = fs::read_dir(&helm)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
+            .map(|e| fs::read_to_string(e.path()).unwrap_or_default())
+            .collect();
+        let sources = helm.join("templates");
+        let files = files(&sources, &sources);
+        assert!(files.len() > 10 && code.contains("fn fill"), "{files:?}");
+        for file in files {
+            assert!(
+                code.contains(&format!("source!(\"{file}\")")),
+                "templates/{file} is read by no source!()"
+            );
+        }
     }
 }
