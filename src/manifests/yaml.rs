@@ -4,13 +4,33 @@ use serde::Serialize;
 
 use super::rbac::{Rule, When};
 
-/// Why rendering failed (a value that does not serialize; not expected in practice).
+/// Why rendering failed: a value that does not serialize, or a Helm template source and the
+/// values filling it that do not match (see [`super::helm::fill`]).
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("cannot render YAML: {0}")]
     Yaml(#[from] serde_yaml::Error),
     #[error("cannot render JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("template {template}: placeholder [[{name}]] has no value")]
+    MissingValue {
+        template: &'static str,
+        name: String,
+    },
+    #[error("template {template}: value {name} fills no placeholder")]
+    UnusedValue {
+        template: &'static str,
+        name: String,
+    },
+    #[error("template {template}: value {name} is given twice")]
+    DuplicateValue {
+        template: &'static str,
+        name: String,
+    },
+    #[error(
+        "template {template}, line {line}: `[[` opens no placeholder `[[NAME]]` (NAME: capitals, digits and _)"
+    )]
+    MalformedPlaceholder { template: &'static str, line: usize },
 }
 
 /// YAML of one value, without the generated-file header.
@@ -79,7 +99,7 @@ pub fn rules(
         );
         match condition(rule.when) {
             Some(expr) => {
-                out.push_str(&format!("  {{{{- if {expr} }}}}\n{item}  {{{{- end }}}}\n"))
+                out.push_str(&["  {{- if ", &expr, " }}\n", &item, "  {{- end }}\n"].concat())
             }
             None => out.push_str(&item),
         }

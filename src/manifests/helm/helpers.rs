@@ -1,5 +1,7 @@
 //! `templates/_helpers.tpl`: names, labels, and the operator configuration variables built
-//! from `locustPods.*` (with the Java chart's `config.*` as fallback).
+//! from `locustPods.*` (with the Java chart's `config.*` as fallback). The template text is
+//! `src/manifests/helm/templates/_helpers.tpl`; the lines of `<chart>.locustPodsEnv` are
+//! generated here, one per variable.
 
 use crate::api::names::{
     LABEL_K8S_COMPONENT, LABEL_K8S_INSTANCE, LABEL_K8S_NAME, LABEL_K8S_PART_OF, OPERATOR_NAME,
@@ -12,18 +14,10 @@ use crate::config::{
 use crate::manifests::deployment::{
     COMPONENT, METRICS_SERVICE_SUFFIX, WEBHOOK_SECRET_SUFFIX, WEBHOOK_SERVICE_SUFFIX,
 };
+use crate::manifests::yaml::RenderError;
 
-use super::{CHART, TEMPLATE_HEADER};
-
-/// `include "<chart>.<name>" .`
-pub fn inc(name: &str) -> String {
-    format!("include \"{CHART}.{name}\" .")
-}
-
-/// `include "<chart>.<name>" $` (inside `range` or `with`).
-pub fn inc_root(name: &str) -> String {
-    format!("include \"{CHART}.{name}\" $")
-}
+use super::CHART;
+use super::fill::source;
 
 /// Names of the resource keys: (variable part, `locustPods` key, Java chart key stem).
 fn resource_keys(kind: ResourceKind) -> (&'static str, &'static str) {
@@ -47,18 +41,20 @@ fn dig(path: &[&str], dict: &str) -> String {
     format!("(dig {} \"\" {dict})", keys.join(" "))
 }
 
-fn env_line(variable: &str, candidates: &[String]) -> String {
-    format!(
-        "{{{{- include \"{CHART}.env\" (list {variable:?} {}) }}}}\n",
-        candidates.join(" ")
-    )
+/// The `include "<chart>.env"` line of one variable: its first candidate value set wins.
+fn env_line(variable: &str, candidates: &[String]) -> Result<String, RenderError> {
+    source!("parts/locust-pods-env.tpl").fill(&[
+        ("CHART", &CHART),
+        ("VARIABLE", &format!("{variable:?}")),
+        ("CANDIDATES", &candidates.join(" ")),
+    ])
 }
 
 /// A variable, its key path under `locustPods`, and its path under the Java chart's `config`.
 type Source<'a> = (&'a str, &'a [&'a str], Option<&'a [&'a str]>);
 
 /// One `include "<chart>.env"` per operator configuration variable the chart sets.
-fn locust_pods_env() -> String {
+fn locust_pods_env() -> Result<String, RenderError> {
     let mut out = String::new();
     let levels: [Source; 4] = [
         (
@@ -91,7 +87,7 @@ fn locust_pods_env() -> String {
                 out.push_str(&env_line(
                     &resource_variable(prefix, kind, bound),
                     &candidates,
-                ));
+                )?);
             }
         }
     }
@@ -137,122 +133,25 @@ fn locust_pods_env() -> String {
         if let Some(legacy) = legacy_path {
             candidates.push(dig(legacy, "$legacy"));
         }
-        out.push_str(&env_line(variable, &candidates));
+        out.push_str(&env_line(variable, &candidates)?);
     }
-    out
+    Ok(out)
 }
 
 /// The whole `_helpers.tpl`.
-pub fn helpers() -> String {
-    let selector = format!(
-        "{LABEL_K8S_NAME}: {{{{ include \"{CHART}.name\" . }}}}\n{LABEL_K8S_INSTANCE}: {{{{ .Release.Name }}}}"
-    );
-    format!(
-        r#"{TEMPLATE_HEADER}
-{{{{/* The chart name, or nameOverride. */}}}}
-{{{{- define "{CHART}.name" -}}}}
-{{{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}}}
-{{{{- end }}}}
-
-{{{{/* The prefix of every object name: fullnameOverride, else the release name, followed by the
-chart name unless the release name contains it. */}}}}
-{{{{- define "{CHART}.fullname" -}}}}
-{{{{- if .Values.fullnameOverride }}}}
-{{{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}}}
-{{{{- else }}}}
-{{{{- $name := default .Chart.Name .Values.nameOverride }}}}
-{{{{- if contains $name .Release.Name }}}}
-{{{{- .Release.Name | trunc 63 | trimSuffix "-" }}}}
-{{{{- else }}}}
-{{{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}}}
-{{{{- end }}}}
-{{{{- end }}}}
-{{{{- end }}}}
-
-{{{{- define "{CHART}.chart" -}}}}
-{{{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}}}
-{{{{- end }}}}
-
-{{{{/* Labels of every object, without the component. */}}}}
-{{{{- define "{CHART}.commonLabels" -}}}}
-helm.sh/chart: {{{{ include "{CHART}.chart" . }}}}
-{selector}
-app.kubernetes.io/version: {{{{ .Chart.AppVersion | quote }}}}
-app.kubernetes.io/managed-by: {{{{ .Release.Service }}}}
-{LABEL_K8S_PART_OF}: {OPERATOR_NAME}
-{{{{- end }}}}
-
-{{{{/* What selects the operator's pods: the Go operator chart's selector, so that `helm upgrade`
-of a release of that chart keeps its Deployment (a selector cannot change). */}}}}
-{{{{- define "{CHART}.selectorLabels" -}}}}
-{selector}
-{{{{- end }}}}
-
-{{{{- define "{CHART}.labels" -}}}}
-{{{{ include "{CHART}.commonLabels" . }}}}
-{LABEL_K8S_COMPONENT}: {COMPONENT}
-{{{{- end }}}}
-
-{{{{- define "{CHART}.serviceAccountName" -}}}}
-{{{{- if .Values.serviceAccount.create }}}}
-{{{{- default (include "{CHART}.fullname" .) .Values.serviceAccount.name }}}}
-{{{{- else }}}}
-{{{{- default "default" .Values.serviceAccount.name }}}}
-{{{{- end }}}}
-{{{{- end }}}}
-
-{{{{- define "{CHART}.image" -}}}}
-{{{{- if .Values.image.digest }}}}
-{{{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}}}
-{{{{- else }}}}
-{{{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}}}
-{{{{- end }}}}
-{{{{- end }}}}
-
-{{{{- define "{CHART}.webhookServiceName" -}}}}
-{{{{- printf "%s{WEBHOOK_SERVICE_SUFFIX}" (include "{CHART}.fullname" .) | trunc 63 | trimSuffix "-" }}}}
-{{{{- end }}}}
-
-{{{{- define "{CHART}.metricsServiceName" -}}}}
-{{{{- printf "%s{METRICS_SERVICE_SUFFIX}" (include "{CHART}.fullname" .) | trunc 63 | trimSuffix "-" }}}}
-{{{{- end }}}}
-
-{{{{- define "{CHART}.webhookSecretName" -}}}}
-{{{{- default (printf "%s{WEBHOOK_SECRET_SUFFIX}" (include "{CHART}.fullname" .)) .Values.webhook.secretName }}}}
-{{{{- end }}}}
-
-{{{{- define "{CHART}.certificateName" -}}}}
-{{{{- printf "%s-serving-cert" (include "{CHART}.fullname" .) }}}}
-{{{{- end }}}}
-
-{{{{/* One environment variable: the first candidate value that is set and not empty. */}}}}
-{{{{- define "{CHART}.env" -}}}}
-{{{{- $name := first . }}}}
-{{{{- $value := "" }}}}
-{{{{- range rest . }}}}
-{{{{- if and (eq $value "") (not (kindIs "invalid" .)) }}}}
-{{{{- if and (kindIs "float64" .) (eq (floor .) .) }}}}
-{{{{- $value = printf "%d" (int64 .) }}}}
-{{{{- else }}}}
-{{{{- $value = toString . }}}}
-{{{{- end }}}}
-{{{{- end }}}}
-{{{{- end }}}}
-{{{{- if ne $value "" -}}}}
-- name: {{{{ $name }}}}
-  value: {{{{ $value | quote }}}}
-{{{{ end }}}}
-{{{{- end }}}}
-
-{{{{/* The operator configuration (docs/configuration.md) from locustPods, else the Java
-operator chart's config block. */}}}}
-{{{{- define "{CHART}.locustPodsEnv" -}}}}
-{{{{- $pods := .Values.locustPods | default dict }}}}
-{{{{- $legacy := .Values.config | default dict }}}}
-{locust_pods_env}{{{{- end }}}}
-
-{otel}"#,
-        locust_pods_env = locust_pods_env(),
-        otel = super::otel::collector_helper(),
-    )
+pub fn helpers() -> Result<String, RenderError> {
+    source!("_helpers.tpl").fill(&[
+        ("CHART", &CHART),
+        ("LABEL_K8S_NAME", &LABEL_K8S_NAME),
+        ("LABEL_K8S_INSTANCE", &LABEL_K8S_INSTANCE),
+        ("LABEL_K8S_PART_OF", &LABEL_K8S_PART_OF),
+        ("OPERATOR_NAME", &OPERATOR_NAME),
+        ("LABEL_K8S_COMPONENT", &LABEL_K8S_COMPONENT),
+        ("COMPONENT", &COMPONENT),
+        ("WEBHOOK_SERVICE_SUFFIX", &WEBHOOK_SERVICE_SUFFIX),
+        ("METRICS_SERVICE_SUFFIX", &METRICS_SERVICE_SUFFIX),
+        ("WEBHOOK_SECRET_SUFFIX", &WEBHOOK_SECRET_SUFFIX),
+        ("LOCUST_PODS_ENV", &locust_pods_env()?),
+        ("OTEL_COLLECTOR", &super::otel::collector_helper()?),
+    ])
 }

@@ -1,6 +1,10 @@
 //! The Helm chart `charts/locust-k8s-operator`, generated: Chart.yaml, values.yaml and
-//! values.schema.json from [`values::Values`], and the templates.
+//! values.schema.json from [`values::Values`], and the templates. Each template is written as
+//! Helm template text in `src/manifests/helm/templates/` (the chart's file of the same name;
+//! `parts/` holds pieces the Rust code assembles, such as one Role or the collector's helper)
+//! and filled from Rust constants and generated YAML by [`fill`].
 
+pub mod fill;
 pub mod helpers;
 pub mod locust_pods;
 pub mod optional;
@@ -18,6 +22,7 @@ use crate::api::names::{CRD_NAME, KIND};
 
 use super::yaml::{RenderError, indent, plain};
 use super::{GENERATED_HEADER, SAMPLE_LOCUSTFILE, release, sample_v2};
+use fill::source;
 
 /// Chart name, and the prefix of its named templates.
 pub const CHART: &str = release::PACKAGE;
@@ -35,7 +40,7 @@ pub fn kube_version() -> String {
 pub fn render() -> Result<BTreeMap<PathBuf, String>, RenderError> {
     let schema = values::schema();
     let defaults = values::Values::default();
-    let files: Vec<(&str, String)> = vec![
+    let top_level: Vec<(&str, String)> = vec![
         ("Chart.yaml", chart_yaml()?),
         (
             "values.yaml",
@@ -53,33 +58,37 @@ pub fn render() -> Result<BTreeMap<PathBuf, String>, RenderError> {
             ".helmignore",
             format!("{GENERATED_HEADER}*.orig\n*.tmp\n.git/\n"),
         ),
-        ("templates/_helpers.tpl", helpers::helpers()),
-        ("templates/NOTES.txt", notes()?),
-        ("templates/deployment.yaml", templates::deployment()?),
-        (
-            "templates/serviceaccount.yaml",
-            templates::service_account(),
-        ),
-        ("templates/rbac.yaml", templates::rbac()?),
-        ("templates/crd.yaml", templates::crd()?),
-        (
-            "templates/webhook-service.yaml",
-            templates::webhook_service(),
-        ),
-        (
-            "templates/metrics-service.yaml",
-            templates::metrics_service(),
-        ),
-        ("templates/servicemonitor.yaml", optional::service_monitor()),
-        ("templates/pdb.yaml", optional::pod_disruption_budget()),
-        ("templates/networkpolicy.yaml", optional::network_policy()),
-        ("templates/certificate.yaml", optional::certificate()),
-        ("templates/otel-collector.yaml", otel::otel_collector()),
     ];
-    Ok(files
-        .into_iter()
-        .map(|(path, content)| (PathBuf::from(format!("{CHART_DIR}/{path}")), content))
-        .collect())
+    let mut files = BTreeMap::new();
+    for (path, content) in top_level {
+        files.insert(PathBuf::from(format!("{CHART_DIR}/{path}")), content);
+    }
+    for (name, body) in templates()? {
+        files.insert(
+            PathBuf::from(format!("{CHART_DIR}/templates/{name}")),
+            format!("{TEMPLATE_HEADER}\n{body}"),
+        );
+    }
+    Ok(files)
+}
+
+/// The files of `templates/`, by name, without [`TEMPLATE_HEADER`].
+fn templates() -> Result<Vec<(&'static str, String)>, RenderError> {
+    Ok(vec![
+        ("_helpers.tpl", helpers::helpers()?),
+        ("NOTES.txt", notes()?),
+        ("deployment.yaml", templates::deployment()?),
+        ("serviceaccount.yaml", templates::service_account()?),
+        ("rbac.yaml", templates::rbac()?),
+        ("crd.yaml", templates::crd()?),
+        ("webhook-service.yaml", templates::webhook_service()?),
+        ("metrics-service.yaml", templates::metrics_service()?),
+        ("servicemonitor.yaml", optional::service_monitor()?),
+        ("pdb.yaml", optional::pod_disruption_budget()?),
+        ("networkpolicy.yaml", optional::network_policy()?),
+        ("certificate.yaml", optional::certificate()?),
+        ("otel-collector.yaml", otel::otel_collector()?),
+    ])
 }
 
 fn chart_yaml() -> Result<String, RenderError> {
@@ -150,50 +159,11 @@ wrong types.\n\
 }
 
 fn notes() -> Result<String, RenderError> {
-    let sample = plain(&sample_v2())?;
-    let sample = sample.trim_end();
-    Ok(format!(
-        r#"{TEMPLATE_HEADER}
-{{{{- $fullname := include "{CHART}.fullname" . -}}}}
-{{{{ .Chart.Name }}}} {{{{ .Chart.AppVersion }}}} is installed in namespace {{{{ .Release.Namespace }}}}.
-It watches {{{{ if .Values.k8s.clusterRole.enabled }}}}every namespace{{{{ else }}}}namespace {{{{ .Release.Namespace }}}} only{{{{ end }}}}; webhook certificates: {{{{ .Values.webhook.certificates }}}}.
-
-Wait for it:
-  kubectl -n {{{{ .Release.Namespace }}}} rollout status deployment/{{{{ $fullname }}}}
-
-Run a first test{{{{ if not .Values.k8s.clusterRole.enabled }}}} (in namespace {{{{ .Release.Namespace }}}}){{{{ end }}}}; the commands can be pasted as they are.
-
-1. A locustfile, in a ConfigMap:
-
-cat > locustfile.py <<'EOF'
-{SAMPLE_LOCUSTFILE}EOF
-kubectl create configmap demo-locustfile --from-file=locustfile.py
-
-2. The test (2 workers, 20 users for 2 minutes against https://example.com):
-
-kubectl apply -f - <<'EOF'
-{sample}
-EOF
-
-3. Follow it; the phase goes Pending, Running, then Succeeded or Failed:
-
-kubectl get locusttest demo -w
-kubectl port-forward job/demo-master 8089    # the Locust web UI on http://localhost:8089
-kubectl get locusttest demo -o jsonpath='{{.status.result}}'
-
-Documentation: {docs}
-{otel_notes}{{{{- if .Values.kafka }}}}
-
-NOTE: `kafka` is ignored: Kafka settings are no longer injected into Locust pods. Set them per
-test in spec.env.variables and spec.env.secretRefs.
-{{{{- end }}}}
-{{{{- if or (hasKey .Values.webhook "enabled") (hasKey .Values.webhook.certManager "enabled") (hasKey .Values.metrics "secure") }}}}
-
-NOTE: webhook.enabled, webhook.certManager.enabled and metrics.secure (Go operator chart) are
-ignored: the conversion webhook always runs; choose its certificates with webhook.certificates.
-{{{{- end }}}}
-"#,
-        docs = release::docs_url("install-helm.md"),
-        otel_notes = otel::notes(),
-    ))
+    source!("NOTES.txt").fill(&[
+        ("CHART", &CHART),
+        ("LOCUSTFILE", &SAMPLE_LOCUSTFILE),
+        ("SAMPLE", &plain(&sample_v2())?),
+        ("DOCS", &release::docs_url("install-helm.md")),
+        ("OTEL_NOTES", &otel::notes()?),
+    ])
 }

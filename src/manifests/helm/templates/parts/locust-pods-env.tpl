@@ -1,0 +1,1 @@
+{{- include "[[CHART]].env" (list [[VARIABLE]] [[CANDIDATES]]) }}
