@@ -11,6 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use clap::builder::PossibleValue;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// `--kubeconfig`.
 pub const ENV_KUBECONFIG_PATH: &str = "KUBECONFIG_PATH";
@@ -136,12 +138,13 @@ impl clap::ValueEnum for CertMode {
     }
 }
 
-/// Log line format (`LOG_FORMAT`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// Log line format (`LOG_FORMAT`); also the chart's `logFormat` value. (A plain comment: a doc
+// comment would become a description in the chart's values schema.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    Text,
-    /// One JSON object per line: what the distributions deploy.
     Json,
+    Text,
 }
 
 impl LogFormat {
@@ -156,7 +159,7 @@ impl LogFormat {
 
 impl clap::ValueEnum for LogFormat {
     fn value_variants<'a>() -> &'a [Self] {
-        &[LogFormat::Text, LogFormat::Json]
+        &[LogFormat::Json, LogFormat::Text]
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {

@@ -11,7 +11,8 @@ use crate::config::{
     DEFAULT_POD_REQUESTS,
 };
 
-use super::values::{Object, PullPolicy};
+use super::Object;
+use crate::api::v2::PullPolicy;
 
 /// A quantity (`500m`, `1Gi`, `2`), `none` (switch the value off) or empty (not set here).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -24,6 +24,9 @@ use super::yaml::{RenderError, indent, plain};
 use super::{GENERATED_HEADER, SAMPLE_LOCUSTFILE, release, sample_v2};
 use fill::source;
 
+/// A free-form object in the chart's values (security contexts, affinity, Kafka settings...).
+pub type Object = serde_json::Map<String, serde_json::Value>;
+
 /// Chart name, and the prefix of its named templates.
 pub const CHART: &str = release::PACKAGE;
 /// Where the chart lives in the repository.

@@ -15,12 +15,13 @@ use serde_json::Value;
 use crate::manifests::deployment::{self, METRICS_PORT, WEBHOOK_PORT};
 use crate::manifests::release;
 
+use super::Object;
 use super::locust_pods::QuantitySchema;
 pub use super::locust_pods::{LegacyConfig, LocustPods};
+use crate::api::v2::PullPolicy;
+use crate::contract::LogFormat;
 
 /// Free-form Kubernetes object (validated by the API server, not by the chart).
-pub type Object = serde_json::Map<String, Value>;
-
 fn object_of<T: Serialize>(value: &T) -> Object {
     match serde_json::to_value(value) {
         Ok(Value::Object(map)) => map,
@@ -152,20 +153,6 @@ pub struct Image {
 pub enum PullSecret {
     Name(String),
     Reference { name: String },
-}
-
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PullPolicy {
-    Always,
-    IfNotPresent,
-    Never,
-}
-
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Json,
-    Text,
 }
 
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
@@ -548,7 +535,7 @@ impl Default for Values {
             name_override: String::new(),
             fullname_override: String::new(),
             leader_election: LeaderElection { enabled: true },
-            log_format: LogFormat::Json,
+            log_format: deployment::LOG_FORMAT,
             resources: ContainerResources::from_requirements(&deployment::default_resources()),
             pod_security_context: object_of(&deployment::pod_security_context()),
             container_security_context: object_of(&deployment::container_security_context()),
