@@ -4,9 +4,11 @@ use serde::Serialize;
 
 use super::rbac::{Rule, When};
 
-/// Why rendering failed (a value that does not serialize; not expected in practice).
+/// Why rendering failed: the CRD could not be built, or a value does not serialize.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    #[error("cannot build the LocustTest CRD: {0}")]
+    Crd(#[from] crate::api::crd::CrdError),
     #[error("cannot render YAML: {0}")]
     Yaml(#[from] serde_yaml::Error),
     #[error("cannot render JSON: {0}")]

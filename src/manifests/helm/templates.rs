@@ -328,7 +328,7 @@ const NAMESPACE_PLACEHOLDER: &str = "HELM-RELEASE-NAMESPACE";
 /// The CRD in templates/, so that `helm upgrade` updates it; kept on uninstall so that tests
 /// survive. cert-manager injects the CA in that mode, the operator in self-managed mode.
 pub fn crd() -> Result<String, RenderError> {
-    let crd = crd_with_conversion(SERVICE_PLACEHOLDER, NAMESPACE_PLACEHOLDER);
+    let crd = crd_with_conversion(SERVICE_PLACEHOLDER, NAMESPACE_PLACEHOLDER)?;
     let spec = format!("spec:\n{}\n", indent(&yaml::plain(&crd.spec)?, 2));
     let mut lines = Vec::new();
     let mut in_client_config = None;
