@@ -30,17 +30,17 @@ pub const TOPOLOGY_FLAGS: [&str; 6] = [
 ];
 
 /// Upper bounds that keep the cost of every CEL rule inside the API server's budget.
-const MAX_LIST_ITEMS: u64 = 100;
-const MAX_PATH_LENGTH: u64 = 1024;
-const MAX_ARG_LENGTH: u64 = 1024;
-const MAX_ARGS: u64 = 64;
-const MAX_VOLUME_NAME_LENGTH: u64 = 63;
+pub(super) const MAX_LIST_ITEMS: u64 = 100;
+pub(super) const MAX_PATH_LENGTH: u64 = 1024;
+pub(super) const MAX_ARG_LENGTH: u64 = 1024;
+pub(super) const MAX_ARGS: u64 = 64;
+pub(super) const MAX_VOLUME_NAME_LENGTH: u64 = 63;
 /// A Secret mounted as `secret-<name>` must keep the volume name within 63 characters.
-const MAX_SECRET_MOUNT_NAME_LENGTH: u64 = 63 - SECRET_VOLUME_PREFIX.len() as u64;
+pub(super) const MAX_SECRET_MOUNT_NAME_LENGTH: u64 = 63 - SECRET_VOLUME_PREFIX.len() as u64;
 
 const MAX_RESOURCE_ENTRIES: u64 = 16;
 /// `spec.v2Spec` of v1 objects: the size an annotation could hold before it moved there.
-const MAX_V2_SPEC_LENGTH: u64 = 256 * 1024;
+pub(super) const MAX_V2_SPEC_LENGTH: u64 = 256 * 1024;
 const MAX_QUANTITY_LENGTH: u64 = 64;
 
 /// Served versions, newest first.
@@ -299,47 +299,12 @@ fn shape_v2(s: &mut Shaping) -> Result<(), CrdError> {
         s.strip_nested_descriptions(pointer)?;
     }
 
-    // Bounds that keep rule costs predictable.
-    for list in [
-        "/master/properties/extraArgs",
-        "/worker/properties/extraArgs",
-    ] {
-        s.set(&format!("{SPEC}{list}"), "maxItems", json!(MAX_ARGS))?;
-    }
-    for list in [
-        "/volumes",
-        "/volumeMounts",
-        "/env/properties/secretMounts",
-        "/env/properties/variables",
-        "/env/properties/configMapRefs",
-        "/env/properties/secretRefs",
-        "/imagePullSecrets",
-        "/scheduling/properties/tolerations",
-    ] {
-        s.set(&format!("{SPEC}{list}"), "maxItems", json!(MAX_LIST_ITEMS))?;
-    }
-    for (string, max) in [
-        ("/volumes/items/properties/name", MAX_VOLUME_NAME_LENGTH),
-        (
-            "/volumeMounts/items/properties/name",
-            MAX_VOLUME_NAME_LENGTH,
-        ),
-        ("/volumeMounts/items/properties/mountPath", MAX_PATH_LENGTH),
-        (
-            "/env/properties/secretMounts/items/properties/name",
-            MAX_SECRET_MOUNT_NAME_LENGTH,
-        ),
-        (
-            "/env/properties/secretMounts/items/properties/mountPath",
-            MAX_PATH_LENGTH,
-        ),
-        ("/testFiles/properties/srcMountPath", MAX_PATH_LENGTH),
-        ("/testFiles/properties/libMountPath", MAX_PATH_LENGTH),
-        ("/master/properties/extraArgs/items", MAX_ARG_LENGTH),
-        ("/worker/properties/extraArgs/items", MAX_ARG_LENGTH),
-    ] {
-        s.set(&format!("{SPEC}{string}"), "maxLength", json!(max))?;
-    }
+    // Bounds inside embedded core types; the fields of our own types carry theirs.
+    s.set(
+        &format!("{SPEC}/volumes/items/properties/name"),
+        "maxLength",
+        json!(MAX_VOLUME_NAME_LENGTH),
+    )?;
     // Resource maps: a bounded number of entries of bounded length, so that the quantity
     // rules below stay within the CEL cost budget.
     for role in ["master", "worker"] {
@@ -352,21 +317,6 @@ fn shape_v2(s: &mut Shaping) -> Result<(), CrdError> {
                 json!(MAX_QUANTITY_LENGTH),
             )?;
         }
-    }
-    for path in [
-        "/volumeMounts/items/properties/mountPath",
-        "/env/properties/secretMounts/items/properties/mountPath",
-        "/testFiles/properties/srcMountPath",
-        "/testFiles/properties/libMountPath",
-    ] {
-        s.set(&format!("{SPEC}{path}"), "minLength", json!(1))?;
-    }
-    for field in [
-        "/master/properties/command",
-        "/worker/properties/command",
-        "/image",
-    ] {
-        s.set(&format!("{SPEC}{field}"), "minLength", json!(1))?;
     }
 
     name_length_rule(s)?;
@@ -482,11 +432,6 @@ fn shape_v1(s: &mut Shaping) -> Result<(), CrdError> {
     }
     name_length_rule(s)?;
     immutable_spec_rule(s)?;
-    s.set(
-        "/properties/spec/properties/v2Spec",
-        "maxLength",
-        json!(MAX_V2_SPEC_LENGTH),
-    )?;
     // Also covered by the spec rule above; this one says what to do about it.
     s.add_rule(
         "/properties/spec",

@@ -13,6 +13,10 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::crd::{
+    MAX_ARG_LENGTH, MAX_ARGS, MAX_LIST_ITEMS, MAX_PATH_LENGTH, MAX_SECRET_MOUNT_NAME_LENGTH,
+    MAX_VOLUME_NAME_LENGTH,
+};
 pub use super::status::{EndpointFailures, LiveStats, LocustTestStatus, Phase, TestResult};
 pub use super::thresholds::{EndpointLimits, Limits, ThresholdsSpec};
 
@@ -82,6 +86,7 @@ pub use super::thresholds::{EndpointLimits, Limits, ThresholdsSpec};
 pub struct LocustTestSpec {
     /// Container image that runs Locust on the master and on every worker, for example
     /// `locustio/locust:2.43.3`.
+    #[schemars(length(min = 1))]
     pub image: String,
 
     /// When the kubelet pulls the image: Always, IfNotPresent (default) or Never.
@@ -91,6 +96,7 @@ pub struct LocustTestSpec {
 
     /// Secrets in the test's namespace holding credentials for a private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub image_pull_secrets: Option<Vec<LocalObjectReference>>,
 
     /// The master: runs the test plan, collects statistics and serves the web UI on port 8089.
@@ -114,10 +120,12 @@ pub struct LocustTestSpec {
     /// Extra volumes for the Locust pods. A volume is added to a pod only when a volumeMount
     /// targeting that pod's role references it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub volumes: Option<Vec<Volume>>,
 
     /// Where the extra volumes are mounted, and in which role (master, worker or both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub volume_mounts: Option<Vec<TargetedVolumeMount>>,
 
     /// Security contexts of the Locust pods. When set, they replace the operator's defaults
@@ -161,6 +169,7 @@ pub struct MasterSpec {
     /// `--locustfile /lotest/src/locustfile.py --host https://example.com --users 100
     /// --spawn-rate 10 --run-time 5m`. The operator appends the flags that connect the master
     /// to its workers.
+    #[schemars(length(min = 1))]
     pub command: String,
 
     /// CPU, memory and ephemeral-storage of the master container. When any value is set this
@@ -190,6 +199,7 @@ pub struct MasterSpec {
     /// Extra Locust arguments appended to the master's command line. Flags that would break
     /// the master/worker topology are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_ARGS), inner(length(max = MAX_ARG_LENGTH)))]
     pub extra_args: Option<Vec<String>>,
 }
 
@@ -215,6 +225,7 @@ pub struct WorkerSpec {
     /// Command seed of each worker, split on whitespace, usually the same locustfile as the
     /// master: `--locustfile /lotest/src/locustfile.py`. The operator appends the flags that
     /// connect the worker to the master.
+    #[schemars(length(min = 1))]
     pub command: String,
 
     /// Number of worker pods, 1 to 500.
@@ -237,6 +248,7 @@ pub struct WorkerSpec {
     /// Extra Locust arguments appended to each worker's command line. Flags that would break
     /// the master/worker topology are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_ARGS), inner(length(max = MAX_ARG_LENGTH)))]
     pub extra_args: Option<Vec<String>>,
 }
 
@@ -254,12 +266,12 @@ pub struct TestFilesSpec {
 
     /// Mount path of the test files. Default /lotest/src.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "/lotest/src"))]
+    #[schemars(extend("default" = "/lotest/src"), length(min = 1, max = MAX_PATH_LENGTH))]
     pub src_mount_path: Option<String>,
 
     /// Mount path of the library files. Default /opt/locust/lib.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "/opt/locust/lib"))]
+    #[schemars(extend("default" = "/opt/locust/lib"), length(min = 1, max = MAX_PATH_LENGTH))]
     pub lib_mount_path: Option<String>,
 }
 
@@ -275,6 +287,7 @@ pub struct SchedulingSpec {
     /// Tolerations for the Locust pods. Requires the operator setting
     /// ENABLE_TAINT_TOLERATIONS_CR_INJECTION; without it the test fails with a condition naming it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub tolerations: Option<Vec<Toleration>>,
 
     /// Node labels the Locust pods must run on.
@@ -297,18 +310,22 @@ pub struct SchedulingSpec {
 pub struct EnvSpec {
     /// ConfigMaps whose keys become environment variables, each name optionally prefixed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub config_map_refs: Option<Vec<PrefixedSource>>,
 
     /// Secrets whose keys become environment variables, each name optionally prefixed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub secret_refs: Option<Vec<PrefixedSource>>,
 
     /// Environment variables, literal or from a ConfigMap, Secret or field (valueFrom).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub variables: Option<Vec<EnvVar>>,
 
     /// Secrets mounted as files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub secret_mounts: Option<Vec<SecretMount>>,
 }
 
@@ -328,8 +345,10 @@ pub struct PrefixedSource {
 #[serde(rename_all = "camelCase")]
 pub struct SecretMount {
     /// Name of the Secret in the test's namespace.
+    #[schemars(length(max = MAX_SECRET_MOUNT_NAME_LENGTH))]
     pub name: String,
     /// Directory the Secret's keys appear in, one file per key.
+    #[schemars(length(min = 1, max = MAX_PATH_LENGTH))]
     pub mount_path: String,
     /// Mount read-only. Default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -351,9 +370,11 @@ pub enum MountTarget {
 #[serde(rename_all = "camelCase")]
 pub struct TargetedVolumeMount {
     /// Name of a volume in spec.volumes.
+    #[schemars(length(max = MAX_VOLUME_NAME_LENGTH))]
     pub name: String,
     /// Path inside the container. It may not equal, contain or sit inside the test file or
     /// library mount paths.
+    #[schemars(length(min = 1, max = MAX_PATH_LENGTH))]
     pub mount_path: String,
     /// Path within the volume to mount instead of its root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
