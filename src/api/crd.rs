@@ -358,11 +358,6 @@ fn shape_v2(s: &mut Shaping) -> Result<(), CrdError> {
         ),
         "spec.env.secretMounts: a mountPath may not equal, contain or sit inside the test files path (testFiles.srcMountPath, default /lotest/src) or the library path (testFiles.libMountPath, default /opt/locust/lib)",
     )?;
-    s.add_rule(
-        &format!("{SPEC}/env/properties/secretMounts"),
-        "self.all(a, self.exists_one(b, b.name == a.name))",
-        "spec.env.secretMounts: each Secret may be mounted only once",
-    )?;
 
     let topology = TOPOLOGY_FLAGS
         .iter()
@@ -387,21 +382,11 @@ fn shape_v2(s: &mut Shaping) -> Result<(), CrdError> {
                 ),
             )?;
         }
-        s.add_rule(
-            &format!("{SPEC}/{role}/properties/resources"),
-            "!has(self.limits) || !has(self.requests) || self.requests.all(k, !(k in self.limits) || !isQuantity(string(self.requests[k])) || !isQuantity(string(self.limits[k])) || quantity(string(self.requests[k])).compareTo(quantity(string(self.limits[k]))) <= 0)",
-            &format!("spec.{role}.resources: a request may not exceed its limit"),
-        )?;
     }
     s.add_rule(
         &format!("{SPEC}/master/properties/extraArgs/items"),
         "!(self == '--processes' || self.startsWith('--processes='))",
         "spec.master.extraArgs may not contain --processes: Locust refuses it on the master; set it in worker.extraArgs",
-    )?;
-    s.add_rule(
-        &format!("{SPEC}/master"),
-        "!(has(self.autostart) && !self.autostart && has(self.autoquit) && has(self.autoquit.enabled) && self.autoquit.enabled)",
-        "spec.master.autoquit needs spec.master.autostart: Locust refuses --autoquit without --autostart; set autoquit.enabled to false or autostart to true",
     )?;
     for flag in [FLAG_HEADLESS, FLAG_WEB_LOGIN] {
         s.add_rule(
@@ -414,11 +399,6 @@ fn shape_v2(s: &mut Shaping) -> Result<(), CrdError> {
             ),
         )?;
     }
-    s.add_rule(
-        &format!("{SPEC}/observability/properties/openTelemetry"),
-        "!self.enabled || (has(self.endpoint) && self.endpoint.size() > 0)",
-        "spec.observability.openTelemetry.endpoint is required when openTelemetry is enabled",
-    )?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{
     Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements,
     SecurityContext, Toleration, Volume,
 };
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,10 @@ use super::crd::{
 };
 pub use super::status::{EndpointFailures, LiveStats, LocustTestStatus, Phase, TestResult};
 pub use super::thresholds::{EndpointLimits, Limits, ThresholdsSpec};
+
+/// CEL on a ResourceRequirements: no request above the limit of the same resource. Values that
+/// are not quantities are left to the quantity rule of their map.
+const REQUESTS_WITHIN_LIMITS: &str = "!has(self.limits) || !has(self.requests) || self.requests.all(k, !(k in self.limits) || !isQuantity(string(self.requests[k])) || !isQuantity(string(self.limits[k])) || quantity(string(self.requests[k])).compareTo(quantity(string(self.limits[k]))) <= 0)";
 
 /// A distributed Locust load test: one master and a number of workers, run to completion.
 // Each printcolumn repeats `type_ = ...`, which clippy mistakes for a duplicated attribute.
@@ -162,8 +166,10 @@ impl PullPolicy {
 }
 
 /// The Locust master.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!(has(self.autostart) && !self.autostart && has(self.autoquit) && has(self.autoquit.enabled) && self.autoquit.enabled)")
+    .message("spec.master.autoquit needs spec.master.autostart: Locust refuses --autoquit without --autostart; set autoquit.enabled to false or autostart to true"))]
 pub struct MasterSpec {
     /// Command seed of the master, split on whitespace (no shell quoting), for example
     /// `--locustfile /lotest/src/locustfile.py --host https://example.com --users 100
@@ -175,6 +181,7 @@ pub struct MasterSpec {
     /// CPU, memory and ephemeral-storage of the master container. When any value is set this
     /// block replaces the operator's defaults completely; leave a limit out to run without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(REQUESTS_WITHIN_LIMITS).message("spec.master.resources: a request may not exceed its limit"))]
     pub resources: Option<ResourceRequirements>,
 
     /// Extra labels for the master pod. They never override the labels the operator selects on.
@@ -219,7 +226,7 @@ pub struct AutoquitSpec {
 }
 
 /// The Locust workers.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerSpec {
     /// Command seed of each worker, split on whitespace, usually the same locustfile as the
@@ -235,6 +242,7 @@ pub struct WorkerSpec {
     /// CPU, memory and ephemeral-storage of each worker container. When any value is set this
     /// block replaces the operator's defaults completely; leave a limit out to run without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(REQUESTS_WITHIN_LIMITS).message("spec.worker.resources: a request may not exceed its limit"))]
     pub resources: Option<ResourceRequirements>,
 
     /// Extra labels for the worker pods. They never override the labels the operator selects on.
@@ -305,7 +313,7 @@ pub struct SchedulingSpec {
 }
 
 /// Environment of the Locust containers (master and workers).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvSpec {
     /// ConfigMaps whose keys become environment variables, each name optionally prefixed.
@@ -326,6 +334,7 @@ pub struct EnvSpec {
     /// Secrets mounted as files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = MAX_LIST_ITEMS))]
+    #[x_kube(validation = Rule::new("self.all(a, self.exists_one(b, b.name == a.name))").message("spec.env.secretMounts: each Secret may be mounted only once"))]
     pub secret_mounts: Option<Vec<SecretMount>>,
 }
 
@@ -421,8 +430,10 @@ pub struct ObservabilitySpec {
 }
 
 /// OpenTelemetry export from Locust.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!self.enabled || (has(self.endpoint) && self.endpoint.size() > 0)")
+    .message("spec.observability.openTelemetry.endpoint is required when openTelemetry is enabled"))]
 pub struct OpenTelemetrySpec {
     /// Turn OpenTelemetry on. Default false.
     #[serde(default)]
