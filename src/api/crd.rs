@@ -1,8 +1,12 @@
 //! The merged LocustTest CustomResourceDefinition: both versions, the validation rules, and the
 //! schema trimmed to install with a plain `kubectl apply`.
 //!
-//! The rules are written once here. The API server evaluates them from the CRD, and
-//! [`super::validation`] evaluates the very same schema locally.
+//! A rule or bound that concerns one field of our own types is an attribute on that field (in
+//! [`super::v2`], [`super::v1`] and [`super::thresholds`]). This module adds the rest by JSON
+//! pointer: rules on the root object and across spec fields, and rules and bounds inside embedded
+//! core types. A pointer that misses fails the build with a [`CrdError`]. The API server
+//! evaluates the rules from the CRD, and [`super::validation`] evaluates the very same schema
+//! locally.
 
 use std::sync::OnceLock;
 
@@ -359,20 +363,7 @@ fn shape_v2(s: &mut Shaping) -> Result<(), CrdError> {
         "spec.env.secretMounts: a mountPath may not equal, contain or sit inside the test files path (testFiles.srcMountPath, default /lotest/src) or the library path (testFiles.libMountPath, default /opt/locust/lib)",
     )?;
 
-    let topology = TOPOLOGY_FLAGS
-        .iter()
-        .map(|f| format!("'{f}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
     for role in ["master", "worker"] {
-        s.add_rule(
-            &format!("{SPEC}/{role}/properties/extraArgs/items"),
-            &format!("![{topology}].exists(f, self == f || self.startsWith(f + '='))"),
-            &format!(
-                "spec.{role}.extraArgs may not contain {}: the operator sets them to connect the master and its workers",
-                TOPOLOGY_FLAGS.join(", ")
-            ),
-        )?;
         for kind in ["limits", "requests"] {
             s.add_rule(
                 &format!("{SPEC}/{role}/properties/resources/properties/{kind}"),
@@ -383,11 +374,6 @@ fn shape_v2(s: &mut Shaping) -> Result<(), CrdError> {
             )?;
         }
     }
-    s.add_rule(
-        &format!("{SPEC}/master/properties/extraArgs/items"),
-        "!(self == '--processes' || self.startsWith('--processes='))",
-        "spec.master.extraArgs may not contain --processes: Locust refuses it on the master; set it in worker.extraArgs",
-    )?;
     for flag in [FLAG_HEADLESS, FLAG_WEB_LOGIN] {
         s.add_rule(
             "/properties/spec",

@@ -3,6 +3,7 @@
 //! Field documentation here becomes `kubectl explain` text. Defaults live in the CRD schema
 //! (the API server fills them); fields stay `Option` so conversion can tell "unset" from "set".
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
@@ -10,12 +11,12 @@ use k8s_openapi::api::core::v1::{
     SecurityContext, Toleration, Volume,
 };
 use kube::{CustomResource, KubeSchema};
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 use super::crd::{
     MAX_ARG_LENGTH, MAX_ARGS, MAX_LIST_ITEMS, MAX_PATH_LENGTH, MAX_SECRET_MOUNT_NAME_LENGTH,
-    MAX_VOLUME_NAME_LENGTH,
+    MAX_VOLUME_NAME_LENGTH, TOPOLOGY_FLAGS,
 };
 pub use super::status::{EndpointFailures, LiveStats, LocustTestStatus, Phase, TestResult};
 pub use super::thresholds::{EndpointLimits, Limits, ThresholdsSpec};
@@ -206,7 +207,11 @@ pub struct MasterSpec {
     /// Extra Locust arguments appended to the master's command line. Flags that would break
     /// the master/worker topology are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = MAX_ARGS), inner(length(max = MAX_ARG_LENGTH)))]
+    #[schemars(
+        with = "Option<Vec<MasterArg>>",
+        length(max = MAX_ARGS),
+        inner(length(max = MAX_ARG_LENGTH))
+    )]
     pub extra_args: Option<Vec<String>>,
 }
 
@@ -256,8 +261,76 @@ pub struct WorkerSpec {
     /// Extra Locust arguments appended to each worker's command line. Flags that would break
     /// the master/worker topology are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = MAX_ARGS), inner(length(max = MAX_ARG_LENGTH)))]
+    #[schemars(
+        with = "Option<Vec<WorkerArg>>",
+        length(max = MAX_ARGS),
+        inner(length(max = MAX_ARG_LENGTH))
+    )]
     pub extra_args: Option<Vec<String>>,
+}
+
+/// Schema of one `spec.master.extraArgs` entry: a string that is neither a topology flag nor
+/// `--processes`.
+struct MasterArg;
+
+impl JsonSchema for MasterArg {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "MasterArg".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "x-kubernetes-validations": [
+                no_topology_flag("master"),
+                {
+                    "rule": "!(self == '--processes' || self.startsWith('--processes='))",
+                    "message": "spec.master.extraArgs may not contain --processes: Locust refuses it on the master; set it in worker.extraArgs",
+                },
+            ],
+        })
+    }
+}
+
+/// Schema of one `spec.worker.extraArgs` entry: a string that is not a topology flag.
+struct WorkerArg;
+
+impl JsonSchema for WorkerArg {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "WorkerArg".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "x-kubernetes-validations": [no_topology_flag("worker")],
+        })
+    }
+}
+
+/// The CEL rule, with its message, that keeps [`TOPOLOGY_FLAGS`] (bare or `flag=value`) out of
+/// `spec.<role>.extraArgs`.
+fn no_topology_flag(role: &str) -> serde_json::Value {
+    let quoted = TOPOLOGY_FLAGS
+        .iter()
+        .map(|f| format!("'{f}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    serde_json::json!({
+        "rule": format!("![{quoted}].exists(f, self == f || self.startsWith(f + '='))"),
+        "message": format!(
+            "spec.{role}.extraArgs may not contain {}: the operator sets them to connect the master and its workers",
+            TOPOLOGY_FLAGS.join(", ")
+        ),
+    })
 }
 
 /// Test code mounted into the Locust containers.
