@@ -55,21 +55,32 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(*args),
         Command::Generate { check, root } => generate(&root, check),
-        Command::Crd => match manifests::to_yaml(&locust_test_crd()) {
-            Ok(yaml) => {
-                print!("{yaml}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("cannot render the CRD: {error}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Crd => crd(),
         Command::Validate { files } => validate(&files),
         Command::Report(args) => report(&args),
         Command::Version => {
             println!("locust-k8s-operator {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
+        }
+    }
+}
+
+fn crd() -> ExitCode {
+    let crd = match locust_test_crd() {
+        Ok(crd) => crd,
+        Err(error) => {
+            eprintln!("cannot build the CRD: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match manifests::to_yaml(&crd) {
+        Ok(yaml) => {
+            print!("{yaml}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("cannot render the CRD: {error}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -98,6 +109,12 @@ fn report(args: &locust_operator::report::ReportArgs) -> ExitCode {
 }
 
 fn run(args: RunArgs) -> ExitCode {
+    if let Err(error) = locust_test_crd() {
+        eprintln!(
+            "locust-k8s-operator: cannot build the CRD that tests are validated against: {error}"
+        );
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -156,6 +173,10 @@ fn generate(root: &std::path::Path, check: bool) -> ExitCode {
 }
 
 fn validate(files: &[String]) -> ExitCode {
+    if let Err(error) = locust_test_crd() {
+        eprintln!("cannot build the CRD whose rules the files are checked against: {error}");
+        return ExitCode::FAILURE;
+    }
     let mut total = Report::default();
     for file in files {
         let (text, source) = if file == "-" {

@@ -95,7 +95,7 @@ async fn generated_crd_installs_with_client_side_apply_and_becomes_established(
 
 async fn kubectl_explain_shows_our_field_descriptions(cluster: &'static Cluster) {
     install_crd(cluster).await;
-    let schema = version_schema("v2").unwrap();
+    let schema = version_schema("v2").unwrap().unwrap();
     let description = schema
         .pointer("/properties/spec/properties/worker/properties/replicas/description")
         .and_then(Value::as_str)

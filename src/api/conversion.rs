@@ -51,7 +51,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::crd::version_schema;
+use super::crd::{CrdError, version_schema};
 use super::defaults::apply_defaults;
 use super::names::{KIND, V1_SPEC_ANNOTATION, V2_SPEC_ANNOTATION};
 use super::{v1, v2};
@@ -91,6 +91,8 @@ pub enum ConversionError {
         "spec.v2Spec does not hold a valid locust.io/v2 LocustTest spec ({source}); keep the value the operator wrote, or write the test as locust.io/v2"
     )]
     CorruptV2Spec { source: serde_json::Error },
+    #[error("cannot build the LocustTest CRD: {0}")]
+    Crd(#[from] CrdError),
     #[error("the CRD has no schema for LocustTest {version}")]
     MissingSchema { version: &'static str },
     #[error("cannot apply the LocustTest {version} schema defaults: {source}")]
@@ -261,7 +263,7 @@ fn defaulted<T: Serialize + DeserializeOwned>(
     version: &'static str,
     spec: &T,
 ) -> Result<T, ConversionError> {
-    let schema = version_schema(version)
+    let schema = version_schema(version)?
         .and_then(|schema| schema.pointer("/properties/spec"))
         .ok_or(ConversionError::MissingSchema { version })?;
     let failed = |source| ConversionError::Defaulting { version, source };

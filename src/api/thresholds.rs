@@ -1,7 +1,7 @@
 //! `spec.thresholds` (v2): pass/fail criteria checked against the Locust master's figures.
 //!
-//! Field documentation here becomes `kubectl explain` text. Evaluation lives in
-//! `crate::stats::verdict`; the CEL rules in `api::crd`.
+//! Field documentation here becomes `kubectl explain` text, and the CEL rules sit on the types
+//! they check. Evaluation lives in `crate::stats::verdict`.
 
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};

@@ -9,6 +9,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::crd::MAX_V2_SPEC_LENGTH;
 pub use super::v2::LocustTestStatus;
 use super::v2::PullPolicy;
 
@@ -105,6 +106,7 @@ pub struct LocustTestSpec {
     /// nothing. Keep it exactly as read; a v1 write that changes or drops it is refused (the
     /// spec is immutable). To see or change those fields, use locust.io/v2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_V2_SPEC_LENGTH))]
     pub v2_spec: Option<String>,
 }
 

@@ -3,18 +3,27 @@
 //! Field documentation here becomes `kubectl explain` text. Defaults live in the CRD schema
 //! (the API server fills them); fields stay `Option` so conversion can tell "unset" from "set".
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements,
     SecurityContext, Toleration, Volume,
 };
-use kube::CustomResource;
-use schemars::JsonSchema;
+use kube::{CustomResource, KubeSchema};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
+use super::crd::{
+    MAX_ARG_LENGTH, MAX_ARGS, MAX_LIST_ITEMS, MAX_PATH_LENGTH, MAX_SECRET_MOUNT_NAME_LENGTH,
+    MAX_VOLUME_NAME_LENGTH, TOPOLOGY_FLAGS,
+};
 pub use super::status::{EndpointFailures, LiveStats, LocustTestStatus, Phase, TestResult};
 pub use super::thresholds::{EndpointLimits, Limits, ThresholdsSpec};
+
+/// CEL on a ResourceRequirements: no request above the limit of the same resource. Values that
+/// are not quantities are left to the quantity rule of their map.
+const REQUESTS_WITHIN_LIMITS: &str = "!has(self.limits) || !has(self.requests) || self.requests.all(k, !(k in self.limits) || !isQuantity(string(self.requests[k])) || !isQuantity(string(self.limits[k])) || quantity(string(self.requests[k])).compareTo(quantity(string(self.limits[k]))) <= 0)";
 
 /// A distributed Locust load test: one master and a number of workers, run to completion.
 // Each printcolumn repeats `type_ = ...`, which clippy mistakes for a duplicated attribute.
@@ -82,6 +91,7 @@ pub use super::thresholds::{EndpointLimits, Limits, ThresholdsSpec};
 pub struct LocustTestSpec {
     /// Container image that runs Locust on the master and on every worker, for example
     /// `locustio/locust:2.43.3`.
+    #[schemars(length(min = 1))]
     pub image: String,
 
     /// When the kubelet pulls the image: Always, IfNotPresent (default) or Never.
@@ -91,6 +101,7 @@ pub struct LocustTestSpec {
 
     /// Secrets in the test's namespace holding credentials for a private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub image_pull_secrets: Option<Vec<LocalObjectReference>>,
 
     /// The master: runs the test plan, collects statistics and serves the web UI on port 8089.
@@ -114,10 +125,12 @@ pub struct LocustTestSpec {
     /// Extra volumes for the Locust pods. A volume is added to a pod only when a volumeMount
     /// targeting that pod's role references it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub volumes: Option<Vec<Volume>>,
 
     /// Where the extra volumes are mounted, and in which role (master, worker or both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub volume_mounts: Option<Vec<TargetedVolumeMount>>,
 
     /// Security contexts of the Locust pods. When set, they replace the operator's defaults
@@ -154,18 +167,22 @@ impl PullPolicy {
 }
 
 /// The Locust master.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!(has(self.autostart) && !self.autostart && has(self.autoquit) && has(self.autoquit.enabled) && self.autoquit.enabled)")
+    .message("spec.master.autoquit needs spec.master.autostart: Locust refuses --autoquit without --autostart; set autoquit.enabled to false or autostart to true"))]
 pub struct MasterSpec {
     /// Command seed of the master, split on whitespace (no shell quoting), for example
     /// `--locustfile /lotest/src/locustfile.py --host https://example.com --users 100
     /// --spawn-rate 10 --run-time 5m`. The operator appends the flags that connect the master
     /// to its workers.
+    #[schemars(length(min = 1))]
     pub command: String,
 
     /// CPU, memory and ephemeral-storage of the master container. When any value is set this
     /// block replaces the operator's defaults completely; leave a limit out to run without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(REQUESTS_WITHIN_LIMITS).message("spec.master.resources: a request may not exceed its limit"))]
     pub resources: Option<ResourceRequirements>,
 
     /// Extra labels for the master pod. They never override the labels the operator selects on.
@@ -190,6 +207,11 @@ pub struct MasterSpec {
     /// Extra Locust arguments appended to the master's command line. Flags that would break
     /// the master/worker topology are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        with = "Option<Vec<MasterArg>>",
+        length(max = MAX_ARGS),
+        inner(length(max = MAX_ARG_LENGTH))
+    )]
     pub extra_args: Option<Vec<String>>,
 }
 
@@ -209,12 +231,13 @@ pub struct AutoquitSpec {
 }
 
 /// The Locust workers.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerSpec {
     /// Command seed of each worker, split on whitespace, usually the same locustfile as the
     /// master: `--locustfile /lotest/src/locustfile.py`. The operator appends the flags that
     /// connect the worker to the master.
+    #[schemars(length(min = 1))]
     pub command: String,
 
     /// Number of worker pods, 1 to 500.
@@ -224,6 +247,7 @@ pub struct WorkerSpec {
     /// CPU, memory and ephemeral-storage of each worker container. When any value is set this
     /// block replaces the operator's defaults completely; leave a limit out to run without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(REQUESTS_WITHIN_LIMITS).message("spec.worker.resources: a request may not exceed its limit"))]
     pub resources: Option<ResourceRequirements>,
 
     /// Extra labels for the worker pods. They never override the labels the operator selects on.
@@ -237,7 +261,76 @@ pub struct WorkerSpec {
     /// Extra Locust arguments appended to each worker's command line. Flags that would break
     /// the master/worker topology are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        with = "Option<Vec<WorkerArg>>",
+        length(max = MAX_ARGS),
+        inner(length(max = MAX_ARG_LENGTH))
+    )]
     pub extra_args: Option<Vec<String>>,
+}
+
+/// Schema of one `spec.master.extraArgs` entry: a string that is neither a topology flag nor
+/// `--processes`.
+struct MasterArg;
+
+impl JsonSchema for MasterArg {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "MasterArg".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "x-kubernetes-validations": [
+                no_topology_flag("master"),
+                {
+                    "rule": "!(self == '--processes' || self.startsWith('--processes='))",
+                    "message": "spec.master.extraArgs may not contain --processes: Locust refuses it on the master; set it in worker.extraArgs",
+                },
+            ],
+        })
+    }
+}
+
+/// Schema of one `spec.worker.extraArgs` entry: a string that is not a topology flag.
+struct WorkerArg;
+
+impl JsonSchema for WorkerArg {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "WorkerArg".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "x-kubernetes-validations": [no_topology_flag("worker")],
+        })
+    }
+}
+
+/// The CEL rule, with its message, that keeps [`TOPOLOGY_FLAGS`] (bare or `flag=value`) out of
+/// `spec.<role>.extraArgs`.
+fn no_topology_flag(role: &str) -> serde_json::Value {
+    let quoted = TOPOLOGY_FLAGS
+        .iter()
+        .map(|f| format!("'{f}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    serde_json::json!({
+        "rule": format!("![{quoted}].exists(f, self == f || self.startsWith(f + '='))"),
+        "message": format!(
+            "spec.{role}.extraArgs may not contain {}: the operator sets them to connect the master and its workers",
+            TOPOLOGY_FLAGS.join(", ")
+        ),
+    })
 }
 
 /// Test code mounted into the Locust containers.
@@ -254,12 +347,12 @@ pub struct TestFilesSpec {
 
     /// Mount path of the test files. Default /lotest/src.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "/lotest/src"))]
+    #[schemars(extend("default" = "/lotest/src"), length(min = 1, max = MAX_PATH_LENGTH))]
     pub src_mount_path: Option<String>,
 
     /// Mount path of the library files. Default /opt/locust/lib.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "/opt/locust/lib"))]
+    #[schemars(extend("default" = "/opt/locust/lib"), length(min = 1, max = MAX_PATH_LENGTH))]
     pub lib_mount_path: Option<String>,
 }
 
@@ -275,6 +368,7 @@ pub struct SchedulingSpec {
     /// Tolerations for the Locust pods. Requires the operator setting
     /// ENABLE_TAINT_TOLERATIONS_CR_INJECTION; without it the test fails with a condition naming it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub tolerations: Option<Vec<Toleration>>,
 
     /// Node labels the Locust pods must run on.
@@ -292,23 +386,28 @@ pub struct SchedulingSpec {
 }
 
 /// Environment of the Locust containers (master and workers).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvSpec {
     /// ConfigMaps whose keys become environment variables, each name optionally prefixed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub config_map_refs: Option<Vec<PrefixedSource>>,
 
     /// Secrets whose keys become environment variables, each name optionally prefixed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub secret_refs: Option<Vec<PrefixedSource>>,
 
     /// Environment variables, literal or from a ConfigMap, Secret or field (valueFrom).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
     pub variables: Option<Vec<EnvVar>>,
 
     /// Secrets mounted as files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LIST_ITEMS))]
+    #[x_kube(validation = Rule::new("self.all(a, self.exists_one(b, b.name == a.name))").message("spec.env.secretMounts: each Secret may be mounted only once"))]
     pub secret_mounts: Option<Vec<SecretMount>>,
 }
 
@@ -328,8 +427,10 @@ pub struct PrefixedSource {
 #[serde(rename_all = "camelCase")]
 pub struct SecretMount {
     /// Name of the Secret in the test's namespace.
+    #[schemars(length(max = MAX_SECRET_MOUNT_NAME_LENGTH))]
     pub name: String,
     /// Directory the Secret's keys appear in, one file per key.
+    #[schemars(length(min = 1, max = MAX_PATH_LENGTH))]
     pub mount_path: String,
     /// Mount read-only. Default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -351,9 +452,11 @@ pub enum MountTarget {
 #[serde(rename_all = "camelCase")]
 pub struct TargetedVolumeMount {
     /// Name of a volume in spec.volumes.
+    #[schemars(length(max = MAX_VOLUME_NAME_LENGTH))]
     pub name: String,
     /// Path inside the container. It may not equal, contain or sit inside the test file or
     /// library mount paths.
+    #[schemars(length(min = 1, max = MAX_PATH_LENGTH))]
     pub mount_path: String,
     /// Path within the volume to mount instead of its root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -400,8 +503,10 @@ pub struct ObservabilitySpec {
 }
 
 /// OpenTelemetry export from Locust.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!self.enabled || (has(self.endpoint) && self.endpoint.size() > 0)")
+    .message("spec.observability.openTelemetry.endpoint is required when openTelemetry is enabled"))]
 pub struct OpenTelemetrySpec {
     /// Turn OpenTelemetry on. Default false.
     #[serde(default)]

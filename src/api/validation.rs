@@ -103,7 +103,15 @@ pub fn validate_object(object: &Value, position: &str, old: Option<&Value>) -> V
     let version = api_version
         .strip_prefix(GROUP)
         .and_then(|v| v.strip_prefix('/'));
-    let schema = version.and_then(version_schema);
+    let schema = match version.map(version_schema).transpose() {
+        Ok(schema) => schema.flatten(),
+        Err(error) => {
+            return vec![problem(
+                "",
+                format!("cannot build the LocustTest CRD: {error}"),
+            )];
+        }
+    };
     let Some(schema) = schema else {
         return vec![problem(
             "apiVersion",
@@ -451,7 +459,7 @@ fn compiled(version: &str) -> Option<&'static CompiledSchema> {
         "v2" => &V2,
         _ => return None,
     };
-    cell.get_or_init(|| version_schema(version).map(compile_schema))
+    cell.get_or_init(|| version_schema(version).ok().flatten().map(compile_schema))
         .as_ref()
 }
 

@@ -7,7 +7,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     WebhookConversion,
 };
 
-use crate::api::crd::locust_test_crd;
+use crate::api::crd::{CrdError, locust_test_crd};
 
 use super::deployment::{CONVERT_PATH, WEBHOOK_SERVICE_PORT};
 
@@ -16,8 +16,11 @@ pub const CONVERSION_REVIEW_VERSIONS: [&str; 1] = ["v1"];
 
 /// The CRD with `spec.conversion` calling the webhook Service `service` in `namespace`. The
 /// caBundle is left out: the operator (self-managed mode), cert-manager or OLM fill it in.
-pub fn crd_with_conversion(service: &str, namespace: &str) -> CustomResourceDefinition {
-    let mut crd = locust_test_crd();
+pub fn crd_with_conversion(
+    service: &str,
+    namespace: &str,
+) -> Result<CustomResourceDefinition, CrdError> {
+    let mut crd = locust_test_crd()?;
     crd.spec.conversion = Some(CustomResourceConversion {
         strategy: "Webhook".to_string(),
         webhook: Some(WebhookConversion {
@@ -37,7 +40,7 @@ pub fn crd_with_conversion(service: &str, namespace: &str) -> CustomResourceDefi
                 .collect(),
         }),
     });
-    crd
+    Ok(crd)
 }
 
 #[cfg(test)]
@@ -46,7 +49,7 @@ mod tests {
 
     #[test]
     fn conversion_calls_the_webhook_service_on_convert() {
-        let crd = crd_with_conversion("svc", "ns");
+        let crd = crd_with_conversion("svc", "ns").unwrap_or_default();
         let conversion = crd
             .spec
             .conversion

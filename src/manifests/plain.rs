@@ -64,7 +64,7 @@ pub fn render() -> Result<BTreeMap<PathBuf, String>, RenderError> {
         to_yaml(&crd_with_conversion(
             &webhook_service_name(release::PACKAGE),
             release::NAMESPACE,
-        ))?,
+        )?)?,
     );
     add(
         "rbac/service-account.yaml".into(),

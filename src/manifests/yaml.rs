@@ -4,10 +4,12 @@ use serde::Serialize;
 
 use super::rbac::{Rule, When};
 
-/// Why rendering failed: a value that does not serialize, or a Helm template source and the
-/// values filling it that do not match (see [`super::helm::fill`]).
+/// Why rendering failed: the CRD could not be built, a value does not serialize, or a Helm
+/// template source and the values filling it do not match (see [`super::helm::fill`]).
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    #[error("cannot build the LocustTest CRD: {0}")]
+    Crd(#[from] crate::api::crd::CrdError),
     #[error("cannot render YAML: {0}")]
     Yaml(#[from] serde_yaml::Error),
     #[error("cannot render JSON: {0}")]

@@ -22,6 +22,7 @@ use super::core_types::{
 /// A spec defaulted by the `version` schema, as the API server stores it.
 pub fn defaulted<T: Serialize + DeserializeOwned>(version: &str, spec: &T) -> T {
     let schema = version_schema(version)
+        .unwrap()
         .and_then(|schema| schema.pointer("/properties/spec"))
         .unwrap();
     let mut json = serde_json::to_value(spec).unwrap();

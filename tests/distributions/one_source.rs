@@ -64,7 +64,7 @@ fn crd_schema_is_byte_identical_in_chart_config_and_bundle() {
         "chart CRD schema differs from config/"
     );
     // And the same as the library's CRD.
-    let crd = serde_json::to_value(locust_operator::api::crd::locust_test_crd()).unwrap();
+    let crd = serde_json::to_value(locust_operator::api::crd::locust_test_crd().unwrap()).unwrap();
     for text in [&config, &bundle, &chart] {
         let parsed: Value = serde_yaml::from_str(text).unwrap();
         assert_eq!(parsed["spec"]["versions"], crd["spec"]["versions"]);

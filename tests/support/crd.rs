@@ -29,7 +29,9 @@ pub fn crd_yaml() -> String {
             );
             String::from_utf8_lossy(&out.stdout).into_owned()
         }
-        None => locust_operator::manifests::to_yaml(&locust_operator::api::crd::locust_test_crd())
+        None => locust_operator::api::crd::locust_test_crd()
+            .map_err(|e| e.to_string())
+            .and_then(|crd| locust_operator::manifests::to_yaml(&crd).map_err(|e| e.to_string()))
             .unwrap_or_else(|e| panic!("cannot render the CRD: {e}")),
     }
 }

@@ -60,7 +60,7 @@ pub fn crd_with_webhook(
     client_config: WebhookClientConfig,
     storage: &str,
 ) -> CustomResourceDefinition {
-    let mut crd = locust_test_crd();
+    let mut crd = locust_test_crd().unwrap();
     for version in &mut crd.spec.versions {
         version.storage = version.name == storage;
     }

@@ -173,7 +173,7 @@ fn conversion_lines() -> [(String, String); 2] {
 /// The CRD's spec with the webhook Service named by Helm and, first in `clientConfig`, secret
 /// mode's `caBundle`.
 fn crd_spec() -> Result<String, RenderError> {
-    let crd = crd_with_conversion(SERVICE_PLACEHOLDER, NAMESPACE_PLACEHOLDER);
+    let crd = crd_with_conversion(SERVICE_PLACEHOLDER, NAMESPACE_PLACEHOLDER)?;
     let spec = yaml::plain(&crd.spec)?;
     let replacements = conversion_lines();
     let ca_bundle = source!("parts/crd-ca-bundle.yaml").fill(&[])?;

@@ -54,7 +54,7 @@ pub fn render_bundle() -> Result<BTreeMap<PathBuf, String>, RenderError> {
     let operator = csv::operator();
     // OLM replaces the conversion stanza with its own Service and CA; this one only has to be
     // valid (strategy Webhook needs a clientConfig).
-    let crd = crd_with_conversion(&csv::olm_webhook_service(), release::NAMESPACE);
+    let crd = crd_with_conversion(&csv::olm_webhook_service(), release::NAMESPACE)?;
     let mut metrics = operator.metrics_service();
     metrics.metadata.namespace = None;
     let metrics_name = metrics.metadata.name.clone().unwrap_or_default();

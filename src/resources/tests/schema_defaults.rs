@@ -8,7 +8,7 @@ use crate::api::v2::LocustTest;
 
 #[test]
 fn absent_fields_build_the_same_children_as_the_schema_defaults() {
-    let schema = version_schema("v2").unwrap();
+    let schema = version_schema("v2").unwrap().unwrap();
     for overlay in [
         "",
         "testFiles: {configMapRef: files, libConfigMapRef: lib}",
