@@ -64,8 +64,7 @@ pub fn role_of(pod: &Pod) -> Option<Role> {
 #[instrument(level = "debug", skip_all, fields(pods = pods.len()))]
 pub fn diagnose(pods: &[&Pod], now: Timestamp, grace: Duration) -> Diagnosis {
     let mut diagnosis = Diagnosis::default();
-    // Ordered by how directly the finding tells the user what to fix.
-    let mut found: Vec<(u8, Finding, Option<Duration>)> = Vec::new();
+    let mut found: Vec<(Rank, Finding, Option<Duration>)> = Vec::new();
     for pod in pods {
         let name = pod.metadata.name.as_deref().unwrap_or("<unnamed>");
         let role = role_of(pod);
@@ -80,13 +79,13 @@ pub fn diagnose(pods: &[&Pod], now: Timestamp, grace: Duration) -> Diagnosis {
         if role == Some(Role::Master)
             && let Some(finding) = master_lost(pod, name)
         {
-            found.push((0, finding, None));
+            found.push((Rank::MasterLost, finding, None));
             continue;
         }
         if role == Some(Role::Master)
             && let Some(finding) = master_exited(pod, name)
         {
-            found.push((1, finding, None));
+            found.push((Rank::MasterExited, finding, None));
             continue;
         }
         if let Some((rank, finding)) = waiting_problem(pod, name) {
@@ -94,7 +93,7 @@ pub fn diagnose(pods: &[&Pod], now: Timestamp, grace: Duration) -> Diagnosis {
             continue;
         }
         if let Some(finding) = unschedulable(pod, name) {
-            found.push((5, finding, remaining));
+            found.push((Rank::Unschedulable, finding, remaining));
         }
     }
     found.sort_by_key(|(rank, _, _)| *rank);
@@ -106,6 +105,19 @@ pub fn diagnose(pods: &[&Pod], now: Timestamp, grace: Duration) -> Diagnosis {
         }
     }
     diagnosis
+}
+
+/// Which finding wins when pods show several: ordered by how directly the finding tells the
+/// user what to fix (first wins).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Rank {
+    MasterLost,
+    MasterExited,
+    Configuration,
+    ImagePull,
+    CrashLoop,
+    Unschedulable,
+    CreationStuck,
 }
 
 fn master_lost(pod: &Pod, name: &str) -> Option<Finding> {
@@ -181,7 +193,7 @@ fn all_container_statuses(pod: &Pod) -> impl Iterator<Item = &ContainerStatus> {
         )
 }
 
-fn waiting_problem(pod: &Pod, name: &str) -> Option<(u8, Finding)> {
+fn waiting_problem(pod: &Pod, name: &str) -> Option<(Rank, Finding)> {
     for container in all_container_statuses(pod) {
         let Some(waiting) = container.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
             continue;
@@ -191,7 +203,7 @@ fn waiting_problem(pod: &Pod, name: &str) -> Option<(u8, Finding)> {
         let image = container.image.as_str();
         let finding = match why {
             "CreateContainerConfigError" | "CreateContainerError" => (
-                2,
+                Rank::Configuration,
                 Finding {
                     reason: reason::CONFIGURATION_ERROR,
                     message: configuration_message(name, &container.name, detail),
@@ -199,7 +211,7 @@ fn waiting_problem(pod: &Pod, name: &str) -> Option<(u8, Finding)> {
             ),
             r if r.contains("ImagePull") || r == "InvalidImageName" || r == "ErrImageNeverPull" => {
                 (
-                    3,
+                    Rank::ImagePull,
                     Finding {
                         reason: reason::IMAGE_PULL_ERROR,
                         message: format!(
@@ -210,7 +222,7 @@ fn waiting_problem(pod: &Pod, name: &str) -> Option<(u8, Finding)> {
                 )
             }
             "CrashLoopBackOff" => (
-                4,
+                Rank::CrashLoop,
                 Finding {
                     reason: reason::CRASH_LOOP,
                     message: format!(
@@ -220,7 +232,7 @@ fn waiting_problem(pod: &Pod, name: &str) -> Option<(u8, Finding)> {
                 },
             ),
             "ContainerCreating" | "PodInitializing" => (
-                6,
+                Rank::CreationStuck,
                 Finding {
                     reason: reason::CONTAINER_CREATION_STUCK,
                     message: creation_stuck_message(pod, name, &container.name),
