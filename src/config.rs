@@ -32,27 +32,23 @@ pub enum QuantitySetting {
     Off,
 }
 
-/// The six resource values of a container.
+/// The six resource values of a container: a request and a limit for each [`ResourceKind`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct ResourceSettings {
-    pub cpu_request: QuantitySetting,
-    pub memory_request: QuantitySetting,
-    pub ephemeral_request: QuantitySetting,
-    pub cpu_limit: QuantitySetting,
-    pub memory_limit: QuantitySetting,
-    pub ephemeral_limit: QuantitySetting,
+    /// Indexed by [`Bound::index`], then [`ResourceKind::index`].
+    values: [[QuantitySetting; 3]; 2],
 }
 
 impl ResourceSettings {
     /// Every value inherited.
     pub fn inherit() -> Self {
+        Self::uniform(QuantitySetting::Inherit)
+    }
+
+    /// The same setting for all six values.
+    pub fn uniform(setting: QuantitySetting) -> Self {
         Self {
-            cpu_request: QuantitySetting::Inherit,
-            memory_request: QuantitySetting::Inherit,
-            ephemeral_request: QuantitySetting::Inherit,
-            cpu_limit: QuantitySetting::Inherit,
-            memory_limit: QuantitySetting::Inherit,
-            ephemeral_limit: QuantitySetting::Inherit,
+            values: std::array::from_fn(|_| std::array::from_fn(|_| setting.clone())),
         }
     }
 
@@ -60,13 +56,23 @@ impl ResourceSettings {
     pub fn fixed(requests: [&str; 3], limits: [&str; 3]) -> Self {
         let q = |s: &str| QuantitySetting::Set(Quantity(s.to_string()));
         Self {
-            cpu_request: q(requests[0]),
-            memory_request: q(requests[1]),
-            ephemeral_request: q(requests[2]),
-            cpu_limit: q(limits[0]),
-            memory_limit: q(limits[1]),
-            ephemeral_limit: q(limits[2]),
+            values: [requests.map(q), limits.map(q)],
         }
+    }
+
+    /// These settings with `kind`'s `bound` set to `setting`.
+    pub fn with(mut self, kind: ResourceKind, bound: Bound, setting: QuantitySetting) -> Self {
+        *self.get_mut(kind, bound) = setting;
+        self
+    }
+
+    /// The setting of `kind`'s `bound`.
+    pub fn get(&self, kind: ResourceKind, bound: Bound) -> &QuantitySetting {
+        &self.values[bound.index()][kind.index()]
+    }
+
+    fn get_mut(&mut self, kind: ResourceKind, bound: Bound) -> &mut QuantitySetting {
+        &mut self.values[bound.index()][kind.index()]
     }
 }
 
@@ -149,34 +155,26 @@ impl Config {
 }
 
 fn resolve(levels: &[&ResourceSettings]) -> ResourceRequirements {
-    let pick = |get: fn(&ResourceSettings) -> &QuantitySetting| {
+    let pick = |kind: ResourceKind, bound: Bound| {
         levels
             .iter()
-            .map(|l| get(l))
+            .map(|l| l.get(kind, bound))
             .find(|s| **s != QuantitySetting::Inherit)
             .and_then(|s| match s {
                 QuantitySetting::Set(q) => Some(q.clone()),
                 _ => None,
             })
     };
-    let map = |entries: [(&str, Option<Quantity>); 3]| {
-        let m: BTreeMap<String, Quantity> = entries
+    let map = |bound: Bound| {
+        let m: BTreeMap<String, Quantity> = ResourceKind::ALL
             .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+            .filter_map(|kind| Some((kind.resource_name().to_string(), pick(kind, bound)?)))
             .collect();
         (!m.is_empty()).then_some(m)
     };
     ResourceRequirements {
-        requests: map([
-            ("cpu", pick(|s| &s.cpu_request)),
-            ("memory", pick(|s| &s.memory_request)),
-            ("ephemeral-storage", pick(|s| &s.ephemeral_request)),
-        ]),
-        limits: map([
-            ("cpu", pick(|s| &s.cpu_limit)),
-            ("memory", pick(|s| &s.memory_limit)),
-            ("ephemeral-storage", pick(|s| &s.ephemeral_limit)),
-        ]),
+        requests: map(Bound::Request),
+        limits: map(Bound::Limit),
         ..Default::default()
     }
 }
@@ -229,6 +227,15 @@ pub enum Bound {
 impl ResourceKind {
     pub const ALL: [ResourceKind; 3] = [Self::Cpu, Self::Memory, Self::EphemeralStorage];
 
+    /// Position in [`ResourceSettings`].
+    const fn index(self) -> usize {
+        match self {
+            Self::Cpu => 0,
+            Self::Memory => 1,
+            Self::EphemeralStorage => 2,
+        }
+    }
+
     /// The middle part of the variable name: `CPU`, `MEM` or `EPHEMERAL`.
     pub fn variable_part(self) -> &'static str {
         match self {
@@ -251,6 +258,14 @@ impl ResourceKind {
 impl Bound {
     pub const ALL: [Bound; 2] = [Self::Request, Self::Limit];
 
+    /// Position in [`ResourceSettings`].
+    const fn index(self) -> usize {
+        match self {
+            Self::Request => 0,
+            Self::Limit => 1,
+        }
+    }
+
     fn variable_part(self) -> &'static str {
         match self {
             Self::Request => "REQUEST",
@@ -263,31 +278,6 @@ impl Bound {
 /// `resource_variable(WORKER_POD_PREFIX, ResourceKind::Cpu, Bound::Limit)` is `WORKER_POD_CPU_LIMIT`.
 pub fn resource_variable(prefix: &str, kind: ResourceKind, bound: Bound) -> String {
     format!("{prefix}{}_{}", kind.variable_part(), bound.variable_part())
-}
-
-impl ResourceSettings {
-    /// The setting of `kind`'s `bound`.
-    pub fn get(&self, kind: ResourceKind, bound: Bound) -> &QuantitySetting {
-        match (kind, bound) {
-            (ResourceKind::Cpu, Bound::Request) => &self.cpu_request,
-            (ResourceKind::Memory, Bound::Request) => &self.memory_request,
-            (ResourceKind::EphemeralStorage, Bound::Request) => &self.ephemeral_request,
-            (ResourceKind::Cpu, Bound::Limit) => &self.cpu_limit,
-            (ResourceKind::Memory, Bound::Limit) => &self.memory_limit,
-            (ResourceKind::EphemeralStorage, Bound::Limit) => &self.ephemeral_limit,
-        }
-    }
-
-    fn get_mut(&mut self, kind: ResourceKind, bound: Bound) -> &mut QuantitySetting {
-        match (kind, bound) {
-            (ResourceKind::Cpu, Bound::Request) => &mut self.cpu_request,
-            (ResourceKind::Memory, Bound::Request) => &mut self.memory_request,
-            (ResourceKind::EphemeralStorage, Bound::Request) => &mut self.ephemeral_request,
-            (ResourceKind::Cpu, Bound::Limit) => &mut self.cpu_limit,
-            (ResourceKind::Memory, Bound::Limit) => &mut self.memory_limit,
-            (ResourceKind::EphemeralStorage, Bound::Limit) => &mut self.ephemeral_limit,
-        }
-    }
 }
 
 /// A configuration value the operator refuses to start with.
@@ -873,8 +863,16 @@ mod tests {
     #[test]
     fn unified_value_wins_over_built_in_default() {
         let config = loaded(&[("POD_CPU_REQUEST", "500m")]);
-        assert_eq!(config.pod_resources.cpu_request, q("500m"));
-        assert_eq!(config.pod_resources.memory_request, q("128Mi"));
+        assert_eq!(
+            *config.pod_resources.get(ResourceKind::Cpu, Bound::Request),
+            q("500m")
+        );
+        assert_eq!(
+            *config
+                .pod_resources
+                .get(ResourceKind::Memory, Bound::Request),
+            q("128Mi")
+        );
         for role in [Role::Master, Role::Worker] {
             assert_eq!(
                 config.locust_resources(role).requests.unwrap()["cpu"].0,
@@ -922,7 +920,10 @@ mod tests {
             ("ENABLE_AFFINITY_CR_INJECTION", "\ttrue "),
             ("DEFAULT_RUNTIME_CLASS_NAME", " kata "),
         ]);
-        assert_eq!(config.pod_resources.cpu_limit, q("2"));
+        assert_eq!(
+            *config.pod_resources.get(ResourceKind::Cpu, Bound::Limit),
+            q("2")
+        );
         assert_eq!(config.exporter.port, 9100);
         assert!(config.affinity_injection);
         assert_eq!(config.default_runtime_class_name.as_deref(), Some("kata"));
@@ -931,7 +932,10 @@ mod tests {
     #[test]
     fn unified_cpu_limit_none_removes_the_limit_for_both_roles() {
         let config = loaded(&[("POD_CPU_LIMIT", "none")]);
-        assert_eq!(config.pod_resources.cpu_limit, QuantitySetting::Off);
+        assert_eq!(
+            *config.pod_resources.get(ResourceKind::Cpu, Bound::Limit),
+            QuantitySetting::Off
+        );
         for role in [Role::Master, Role::Worker] {
             let limits = config.locust_resources(role).limits.unwrap();
             assert!(!limits.contains_key("cpu"));
@@ -975,7 +979,12 @@ mod tests {
     fn none_is_case_insensitive() {
         for spelling in ["none", "None", "NONE", " nOnE "] {
             let config = loaded(&[("POD_EPHEMERAL_LIMIT", spelling)]);
-            assert_eq!(config.pod_resources.ephemeral_limit, QuantitySetting::Off);
+            assert_eq!(
+                *config
+                    .pod_resources
+                    .get(ResourceKind::EphemeralStorage, Bound::Limit),
+                QuantitySetting::Off
+            );
         }
     }
 
@@ -1071,7 +1080,12 @@ mod tests {
                 ("POD_EPHEMERAL_REQUEST", value),
                 ("POD_EPHEMERAL_LIMIT", "none"),
             ]);
-            assert_eq!(config.pod_resources.ephemeral_request, q(value));
+            assert_eq!(
+                *config
+                    .pod_resources
+                    .get(ResourceKind::EphemeralStorage, Bound::Request),
+                q(value)
+            );
         }
     }
 
@@ -1158,7 +1172,10 @@ mod tests {
     #[test]
     fn request_is_free_when_its_limit_is_switched_off() {
         let config = loaded(&[("POD_CPU_REQUEST", "4"), ("POD_CPU_LIMIT", "none")]);
-        assert_eq!(config.pod_resources.cpu_request, q("4"));
+        assert_eq!(
+            *config.pod_resources.get(ResourceKind::Cpu, Bound::Request),
+            q("4")
+        );
         loaded(&[
             ("WORKER_POD_CPU_REQUEST", "4"),
             ("WORKER_POD_CPU_LIMIT", "none"),

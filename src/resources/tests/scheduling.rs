@@ -4,7 +4,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde_json::json;
 
 use super::{base, build, build_err, build_with, json, locust, pod, test_with};
-use crate::config::{Config, QuantitySetting, ResourceSettings};
+use crate::config::{Bound, Config, QuantitySetting, ResourceKind, ResourceSettings};
 use crate::resources::BuildError;
 
 const AFFINITY: &str = r#"
@@ -167,11 +167,13 @@ fn cr_resources_without_any_value_keep_the_operator_defaults() {
 #[test]
 fn operator_resources_are_per_role() {
     let config = Config {
-        worker_resources: ResourceSettings {
-            cpu_limit: QuantitySetting::Off,
-            cpu_request: QuantitySetting::Set(Quantity("500m".to_string())),
-            ..ResourceSettings::inherit()
-        },
+        worker_resources: ResourceSettings::inherit()
+            .with(ResourceKind::Cpu, Bound::Limit, QuantitySetting::Off)
+            .with(
+                ResourceKind::Cpu,
+                Bound::Request,
+                QuantitySetting::Set(Quantity("500m".to_string())),
+            ),
         ..Config::default()
     };
     let children = build_with(&base(), &config);
@@ -190,14 +192,7 @@ fn operator_resources_are_per_role() {
 
 #[test]
 fn operator_resources_all_off_leave_resources_unset() {
-    let off = ResourceSettings {
-        cpu_request: QuantitySetting::Off,
-        memory_request: QuantitySetting::Off,
-        ephemeral_request: QuantitySetting::Off,
-        cpu_limit: QuantitySetting::Off,
-        memory_limit: QuantitySetting::Off,
-        ephemeral_limit: QuantitySetting::Off,
-    };
+    let off = ResourceSettings::uniform(QuantitySetting::Off);
     let config = Config {
         pod_resources: off,
         ..Config::default()
