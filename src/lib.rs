@@ -3,6 +3,7 @@
 //! Data flows one way: [`api`] -> [`resources`] -> [`controller`] applies; [`api`] + [`resources`]
 //! + [`config`] -> [`manifests`] writes files. Nothing in `api` or `resources` talks to a cluster.
 pub mod api;
+pub mod client;
 pub mod config;
 pub mod contract;
 pub mod controller;
@@ -12,4 +13,5 @@ pub mod report;
 pub mod resources;
 pub mod stats;
 pub mod telemetry;
+pub mod ui;
 pub mod webhook;

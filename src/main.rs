@@ -46,6 +46,9 @@ enum Command {
     /// Show the result of a LocustTest and write its HTML report (also `kubectl locust report`
     /// when installed as `kubectl-locust`).
     Report(locust_operator::report::ReportArgs),
+    /// Forward a local port to the master's web UI through the API server and print its URL
+    /// (also `kubectl locust ui` when installed as `kubectl-locust`). Runs until stopped.
+    Ui(locust_operator::ui::UiArgs),
     /// Print the version.
     Version,
 }
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Crd => crd(),
         Command::Validate { files } => validate(&files),
         Command::Report(args) => report(&args),
+        Command::Ui(args) => ui(&args),
         Command::Version => {
             println!("locust-k8s-operator {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -101,6 +105,39 @@ fn report(args: &locust_operator::report::ReportArgs) -> ExitCode {
             print!("{text}");
             ExitCode::SUCCESS
         }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ui(args: &locust_operator::ui::UiArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let forwarding = locust_operator::ui::run(args, |url, target| {
+        println!("{url}");
+        eprintln!(
+            "Forwarding {url} to port {} of pod {}/{} (Ctrl-C to stop)",
+            target.port, target.namespace, target.pod
+        );
+    });
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = forwarding => result,
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE

@@ -11,11 +11,11 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use kube::Client;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use crate::client::ClientError;
 use crate::config::{Config, ConfigError};
 use crate::contract::{
     ENV_HEALTH_PROBE_BIND_ADDRESS, ENV_KUBECONFIG_PATH, ENV_LEADER_ELECT, ENV_LEADER_ELECTION_ID,
@@ -149,12 +149,8 @@ impl StatsAccessArg {
 pub enum RunError {
     #[error("invalid operator configuration: {0}")]
     Config(#[from] ConfigError),
-    #[error("cannot read the kubeconfig: {0}")]
-    Kubeconfig(#[from] kube::config::KubeconfigError),
-    #[error("cannot find a Kubernetes configuration: {0}")]
-    InferConfig(#[from] kube::config::InferConfigError),
-    #[error("cannot reach the Kubernetes API: {0}")]
-    Client(#[from] kube::Error),
+    #[error(transparent)]
+    Client(#[from] ClientError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: SocketAddr,
@@ -190,14 +186,14 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             "ignored operator variable"
         );
     }
-    let kube_config = kube_config(args.kubeconfig.as_deref()).await?;
-    let client = Client::try_from(kube_config.clone())?;
+    let kube_config = crate::client::config(args.kubeconfig.as_deref()).await?;
+    let client = Client::try_from(kube_config.clone()).map_err(ClientError::from)?;
     // Under leader election the controller writes through a client that checks the lease's
     // fence as each request leaves (controller::fenced); the webhook and the election itself
     // use the plain client.
     let fence = args.leader_elect.then(Arc::<Fence>::default);
     let controller_client = match &fence {
-        Some(fence) => fenced::client(kube_config, fence.clone())?,
+        Some(fence) => fenced::client(kube_config, fence.clone()).map_err(ClientError::from)?,
         None => client.clone(),
     };
     let metrics = Arc::new(Metrics::new());
@@ -367,16 +363,6 @@ async fn lead_and_reconcile(
         elector.release().await;
     }
     result
-}
-
-async fn kube_config(kubeconfig: Option<&std::path::Path>) -> Result<kube::Config, RunError> {
-    Ok(match kubeconfig {
-        Some(path) => {
-            let file = Kubeconfig::read_from(path)?;
-            kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await?
-        }
-        None => kube::Config::infer().await?,
-    })
 }
 
 /// Binds `address` and serves `app` until `shutdown`, then lets the requests in flight finish.

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use flate2::read::GzDecoder;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client};
+use kube::Api;
 use serde_json::json;
 
 use crate::api::v2::{LocustTest, LocustTestStatus};
+use crate::client::{ClientError, client};
 use crate::controller::conditions::condition;
 use crate::resources::report::{REPORT_KEY_HTML_GZ, REPORT_OMITTED_ANNOTATION};
 
@@ -38,12 +38,8 @@ pub struct ReportArgs {
 /// Why the report cannot be shown.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("cannot read the kubeconfig: {0}")]
-    Kubeconfig(#[from] kube::config::KubeconfigError),
-    #[error("cannot find a Kubernetes configuration: {0}")]
-    InferConfig(#[from] kube::config::InferConfigError),
-    #[error("cannot reach the Kubernetes API: {0}")]
-    Client(#[from] kube::Error),
+    #[error(transparent)]
+    Client(#[from] ClientError),
     #[error("LocustTest {name} not found in namespace {namespace}")]
     NotFound { name: String, namespace: String },
     #[error("cannot read LocustTest {name}: {source}")]
@@ -130,19 +126,6 @@ pub async fn run(args: &ReportArgs) -> Result<String, ReportError> {
         }
     }
     Ok(out)
-}
-
-async fn client(kubeconfig: Option<&std::path::Path>) -> Result<(Client, String), ReportError> {
-    let config = match kubeconfig {
-        Some(path) => {
-            let file = Kubeconfig::read_from(path)?;
-            kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await?
-        }
-        None => kube::Config::infer().await?,
-    };
-    let namespace = config.default_namespace.clone();
-    let client = Client::try_from(config)?;
-    Ok((client, namespace))
 }
 
 /// The gunzipped HTML report of a report ConfigMap.

@@ -17,6 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("api", &[]),
     ("config", &["api"]),
     ("contract", &[]),
+    ("client", &[]),
     ("resources", &["api", "config"]),
     ("telemetry", &["api", "contract"]),
     ("stats", &["api", "resources", "telemetry"]),
@@ -29,6 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "operator",
         &[
+            "client",
             "config",
             "contract",
             "controller",
@@ -37,7 +39,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "webhook",
         ],
     ),
-    ("report", &["api", "controller", "resources"]),
+    ("report", &["api", "client", "controller", "resources"]),
+    ("ui", &["api", "client", "resources"]),
 ];
 
 type Module = Vec<String>;

@@ -1,17 +1,31 @@
-//! The controller on a simulated cluster (API server, controller-manager, scheduler, kwok fake
-//! nodes), run as a separate `locust-k8s-operator run` process with only the RBAC we ship.
-//! Many tests at once and leader election, which need the cluster to themselves, are in
-//! tests/controller_scale.rs.
+//! The simulated-cluster binary (API server, controller-manager, scheduler, kwok fake nodes):
+//! the cluster behaviour the operator relies on, then the controller run as a separate
+//! `locust-k8s-operator run` process with only the RBAC we ship, by theme (tests/controller/),
+//! and the in-place upgrade from the Go operator (tests/go_upgrade/). Tests that change
+//! cluster-wide state or need the cluster to themselves have binaries of their own
+//! (docs/development.md, "Architecture").
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "controller/churn.rs"]
 mod churn;
+#[path = "controller/cluster_behaviour.rs"]
+mod cluster_behaviour;
 #[path = "controller/common.rs"]
 mod common;
 #[path = "controller/configuration.rs"]
 mod configuration;
 #[path = "controller/failures.rs"]
 mod failures;
+#[path = "go_upgrade/adoption.rs"]
+mod go_adoption;
+#[path = "go_upgrade/common.rs"]
+mod go_common;
+#[path = "go_upgrade/gitops.rs"]
+mod go_gitops;
+#[path = "controller/lifecycle.rs"]
+mod lifecycle;
+#[path = "controller/permissions.rs"]
+mod permissions;
 #[path = "controller/references.rs"]
 mod references;
 mod support;
@@ -19,10 +33,33 @@ mod support;
 use std::process::ExitCode;
 
 use churn::pod_churn_does_not_blind_the_controller;
+use cluster_behaviour::{
+    garbage_collector_deletes_the_dependents_of_a_deleted_owner,
+    job_pod_runs_on_a_fake_node_and_the_job_completes,
+    pod_complete_delay_annotation_keeps_a_job_pod_running,
+    pod_security_admission_enforces_the_namespace_level,
+};
 use common::*;
 use configuration::configuration_environment_reaches_the_jobs_and_metrics_are_served;
 use failures::{
     pod_problems_fail_the_test_with_their_reason, taken_names_and_rejected_children_fail_the_test,
+};
+use go_adoption::{
+    finished_and_deleted_go_tests_are_released, go_label_selectors_match_our_children,
+    running_go_test_is_adopted_and_followed_to_its_end,
+};
+use go_gitops::edited_manifests_are_refused_and_the_gitops_recipes_recreate_the_test;
+use lifecycle::{
+    deleted_children_are_recreated_while_running_and_left_alone_after,
+    deleting_a_test_removes_its_children_even_without_the_operator,
+    evicted_worker_is_replaced_and_evicted_master_fails_the_test,
+    master_failure_fails_the_test_with_a_reason,
+    v2_test_runs_to_succeeded_with_children_status_and_events,
+};
+use permissions::{
+    baseline_and_restricted_namespaces_admit_the_pods,
+    forbidden_field_fails_the_test_naming_field_and_switch,
+    operator_identity_holds_only_the_generated_rights,
 };
 use references::config_maps_are_waited_for_then_missing_ones_fail_the_test;
 
@@ -30,6 +67,11 @@ fn main() -> ExitCode {
     support::harness::main(
         Mode::SimulatedCluster,
         trials![
+            // What the operator relies on from the cluster, proven first.
+            job_pod_runs_on_a_fake_node_and_the_job_completes,
+            pod_complete_delay_annotation_keeps_a_job_pod_running,
+            garbage_collector_deletes_the_dependents_of_a_deleted_owner,
+            pod_security_admission_enforces_the_namespace_level,
             v2_test_runs_to_succeeded_with_children_status_and_events,
             master_failure_fails_the_test_with_a_reason,
             config_maps_are_waited_for_then_missing_ones_fail_the_test,
@@ -43,685 +85,11 @@ fn main() -> ExitCode {
             configuration_environment_reaches_the_jobs_and_metrics_are_served,
             baseline_and_restricted_namespaces_admit_the_pods,
             pod_churn_does_not_blind_the_controller,
+            // An in-place upgrade from the Go operator 2.3.0 (tests/go_upgrade/).
+            running_go_test_is_adopted_and_followed_to_its_end,
+            finished_and_deleted_go_tests_are_released,
+            go_label_selectors_match_our_children,
+            edited_manifests_are_refused_and_the_gitops_recipes_recreate_the_test,
         ],
     )
-}
-
-async fn v2_test_runs_to_succeeded_with_children_status_and_events(cluster: &'static Cluster) {
-    let (ns, identity) = prepare(cluster, "lifecycle").await;
-    let _operator = start_operator(cluster, &ns, &identity, "2m").await;
-
-    // Record every phase the test goes through, from before it exists.
-    let api = tests_api(cluster, &ns);
-    let watch = watcher(
-        api.clone(),
-        watcher::Config::default().fields("metadata.name=team.demo"),
-    );
-    let phases = Arc::new(std::sync::Mutex::new(Vec::<Phase>::new()));
-    let recorder = {
-        let phases = phases.clone();
-        tokio::spawn(async move {
-            let mut watch = std::pin::pin!(watch);
-            while let Some(Ok(event)) = watch.next().await {
-                if let watcher::Event::Apply(test) | watcher::Event::InitApply(test) = event
-                    && let Some(phase) = phase_of(&test)
-                {
-                    let mut seen = phases.lock().unwrap();
-                    if seen.last() != Some(&phase) {
-                        seen.push(phase);
-                    }
-                }
-            }
-        })
-    };
-
-    let created = create(cluster, &ns, locust_test("team.demo", 2, "6s", "30s")).await;
-    let uid = created.uid().unwrap();
-    let running = wait_phase(
-        cluster,
-        &ns,
-        "team.demo",
-        Phase::Running,
-        Duration::from_secs(60),
-    )
-    .await;
-    let status = running.status.clone().unwrap();
-    assert!(status.start_time.is_some());
-    assert_eq!(status.expected_workers, Some(2));
-
-    // Children: names with dots replaced, labels, owner references, Locust arguments.
-    let service = Api::<Service>::namespaced(cluster.client(), &ns)
-        .get("team-demo-master")
-        .await
-        .unwrap();
-    let ports: Vec<i32> = service
-        .spec
-        .as_ref()
-        .unwrap()
-        .ports
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|p| p.port)
-        .collect();
-    assert_eq!(ports, vec![5557, 5558, 8089, 9646]);
-    let jobs = Api::<Job>::namespaced(cluster.client(), &ns);
-    for (job_name, expected_args) in [
-        (
-            "team-demo-master",
-            vec![
-                "--master",
-                "--master-bind-port=5557",
-                "--expect-workers=2",
-                "--autostart",
-            ],
-        ),
-        (
-            "team-demo-worker",
-            vec![
-                "--worker",
-                "--master-port=5557",
-                "--master-host=team-demo-master",
-            ],
-        ),
-    ] {
-        let job = jobs.get(job_name).await.unwrap();
-        let owner = &job.owner_references()[0];
-        assert_eq!(
-            (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
-            ("LocustTest", uid.as_str(), Some(true))
-        );
-        assert_eq!(
-            job.labels()
-                .get("app.kubernetes.io/managed-by")
-                .map(String::as_str),
-            Some("locust-k8s-operator")
-        );
-        let args = job
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .spec
-            .as_ref()
-            .unwrap()
-            .containers[0]
-            .args
-            .clone()
-            .unwrap();
-        for expected in expected_args {
-            assert!(
-                args.iter().any(|a| a == expected),
-                "{job_name}: {expected} missing from {args:?}"
-            );
-        }
-    }
-    assert_eq!(service.owner_references()[0].uid, uid);
-
-    // Pods run on kwok's fake nodes.
-    let pods = pods_of(cluster, &ns, "team.demo", "worker").await;
-    assert_eq!(pods.len(), 2);
-    for pod in &pods {
-        let node = pod
-            .spec
-            .as_ref()
-            .unwrap()
-            .node_name
-            .clone()
-            .unwrap_or_default();
-        assert!(
-            node.starts_with("kwok-node-"),
-            "{} on {node:?}",
-            pod.name_any()
-        );
-    }
-
-    // The master completes (kwok: exit 0 after 6 s): Succeeded, final conditions.
-    let done = wait_phase(
-        cluster,
-        &ns,
-        "team.demo",
-        Phase::Succeeded,
-        Duration::from_secs(60),
-    )
-    .await;
-    let status = done.status.clone().unwrap();
-    assert!(status.completion_time.is_some());
-    assert!(status.completion_time >= status.start_time);
-    let completed = condition(&done, "TestCompleted").unwrap();
-    assert_eq!(
-        (completed.status.as_str(), completed.reason.as_str()),
-        ("True", "TestSucceeded")
-    );
-    assert_eq!(condition(&done, "Ready").unwrap().status, "True");
-    // kwok's pods run no Locust: there is no master web API to read, so the workers are
-    // counted from the running pods and the status says so.
-    assert_eq!(
-        condition(&done, "WorkersConnected").unwrap().message,
-        "2/2 workers connected (estimated from running worker pods)"
-    );
-    let stats = condition(&done, "StatsAvailable").unwrap();
-    assert_ne!(stats.status, "True", "{stats:?}");
-    assert!(status.result.is_none() && status.live_stats.is_none());
-    assert_eq!(status.observed_generation, done.metadata.generation);
-
-    // kubectl wait works on both the phase and the condition.
-    for condition in [
-        "--for=jsonpath={.status.phase}=Succeeded",
-        "--for=condition=TestCompleted",
-    ] {
-        let out = cluster.run_kubectl(
-            &[
-                "wait",
-                condition,
-                "lotest/team.demo",
-                "-n",
-                &ns,
-                "--timeout=10s",
-            ],
-            None,
-        );
-        assert!(
-            out.status.success(),
-            "kubectl wait {condition}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    let reasons = event_reasons(cluster, &ns, "team.demo").await;
-    for reason in [
-        "Created",
-        "TestStarted",
-        "AllWorkersConnected",
-        "TestCompleted",
-    ] {
-        assert!(
-            reasons.contains(reason),
-            "event {reason} missing from {reasons:?}"
-        );
-    }
-    recorder.abort();
-    let seen = phases.lock().unwrap().clone();
-    assert_eq!(
-        seen,
-        vec![Phase::Pending, Phase::Running, Phase::Succeeded],
-        "phases seen: {seen:?}"
-    );
-}
-
-async fn master_failure_fails_the_test_with_a_reason(cluster: &'static Cluster) {
-    let (ns, identity) = prepare(cluster, "master-fails").await;
-    let _operator = start_operator(cluster, &ns, &identity, "2m").await;
-    create(cluster, &ns, locust_test("failing", 1, "1h", "1h")).await;
-    wait_phase(
-        cluster,
-        &ns,
-        "failing",
-        Phase::Running,
-        Duration::from_secs(60),
-    )
-    .await;
-
-    // The Locust master exits 1 (a request failed).
-    let master = pods_of(cluster, &ns, "failing", "master").await.remove(0);
-    let container = container_name(&master);
-    report_pod_status(
-        cluster,
-        &ns,
-        &master.name_any(),
-        json!({"phase": "Failed", "containerStatuses": [{
-            "name": container, "image": "locustio/locust:2.43.3", "imageID": "", "ready": false,
-            "restartCount": 0, "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}),
-    )
-    .await;
-    let failed = wait_phase(
-        cluster,
-        &ns,
-        "failing",
-        Phase::Failed,
-        Duration::from_secs(60),
-    )
-    .await;
-    let completed = condition(&failed, "TestCompleted").unwrap();
-    assert_eq!(completed.reason, "MasterFailed");
-    assert!(
-        completed.message.contains("exited with code 1"),
-        "{}",
-        completed.message
-    );
-    assert!(
-        event_reasons(cluster, &ns, "failing")
-            .await
-            .contains("TestFailed")
-    );
-}
-
-async fn deleted_children_are_recreated_while_running_and_left_alone_after(
-    cluster: &'static Cluster,
-) {
-    let (ns, identity) = prepare(cluster, "recreate").await;
-    let operator = start_operator(cluster, &ns, &identity, "2m").await;
-    create(cluster, &ns, locust_test("resilient", 1, "1h", "1h")).await;
-    wait_phase(
-        cluster,
-        &ns,
-        "resilient",
-        Phase::Running,
-        Duration::from_secs(60),
-    )
-    .await;
-
-    let services = Api::<Service>::namespaced(cluster.client(), &ns);
-    let jobs = Api::<Job>::namespaced(cluster.client(), &ns);
-    let old_service = services.get("resilient-master").await.unwrap().uid();
-    services
-        .delete("resilient-master", &DeleteParams::default())
-        .await
-        .unwrap();
-    wait::until(
-        "the Service to be recreated",
-        Duration::from_secs(30),
-        async || {
-            services
-                .get_opt("resilient-master")
-                .await
-                .unwrap()
-                .filter(|s| s.uid() != old_service)
-        },
-    )
-    .await;
-    let old_job = jobs.get("resilient-master").await.unwrap().uid();
-    jobs.delete("resilient-master", &DeleteParams::background())
-        .await
-        .unwrap();
-    let new_job = wait::until(
-        "the master Job to be recreated",
-        Duration::from_secs(30),
-        async || {
-            jobs.get_opt("resilient-master")
-                .await
-                .unwrap()
-                .filter(|j| j.uid() != old_job)
-        },
-    )
-    .await
-    .uid();
-    assert!(
-        event_reasons(cluster, &ns, "resilient")
-            .await
-            .contains("ResourceDeleted")
-    );
-    assert_eq!(
-        phase_of(&tests_api(cluster, &ns).get("resilient").await.unwrap()),
-        Some(Phase::Running),
-        "a recreated child does not send the test back to Pending"
-    );
-
-    // Finish the test: the new master pod exits 0.
-    let master = wait::until("the new master pod", Duration::from_secs(30), async || {
-        pods_of(cluster, &ns, "resilient", "master")
-            .await
-            .into_iter()
-            .find(|p| {
-                p.owner_references()
-                    .iter()
-                    .any(|o| Some(&o.uid) == new_job.as_ref())
-                    && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
-            })
-    })
-    .await;
-    report_pod_status(
-        cluster,
-        &ns,
-        &master.name_any(),
-        json!({"phase": "Succeeded", "containerStatuses": [{
-            "name": container_name(&master), "image": "x", "imageID": "", "ready": false,
-            "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}),
-    )
-    .await;
-    wait_phase(
-        cluster,
-        &ns,
-        "resilient",
-        Phase::Succeeded,
-        Duration::from_secs(60),
-    )
-    .await;
-
-    // After the end, a missing child (as after TTL cleanup) stays missing, even when the test
-    // is touched and reconciled again. The operator's reconcile counter says when it looked:
-    // once after the deletion, once after the touch.
-    let reconciles = async || {
-        operator
-            .metric("locust_operator_reconciliations_total")
-            .await
-    };
-    let before = reconciles().await;
-    services
-        .delete("resilient-master", &DeleteParams::default())
-        .await
-        .unwrap();
-    wait::until(
-        "a reconcile after the deletion",
-        Duration::from_secs(30),
-        async || (reconciles().await > before).then_some(()),
-    )
-    .await;
-    let before = reconciles().await;
-    tests_api(cluster, &ns)
-        .patch(
-            "resilient",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}})),
-        )
-        .await
-        .unwrap();
-    wait::until(
-        "a reconcile after the touch",
-        Duration::from_secs(30),
-        async || (reconciles().await > before).then_some(()),
-    )
-    .await;
-    assert!(
-        services
-            .get_opt("resilient-master")
-            .await
-            .unwrap()
-            .is_none()
-    );
-}
-
-async fn evicted_worker_is_replaced_and_evicted_master_fails_the_test(cluster: &'static Cluster) {
-    let (ns, identity) = prepare(cluster, "evict").await;
-    let _operator = start_operator(cluster, &ns, &identity, "2m").await;
-    create(cluster, &ns, locust_test("drained", 2, "1h", "1h")).await;
-    wait_phase(
-        cluster,
-        &ns,
-        "drained",
-        Phase::Running,
-        Duration::from_secs(60),
-    )
-    .await;
-    let pods = Api::<Pod>::namespaced(cluster.client(), &ns);
-
-    // A node drain takes a worker: the Job replaces it and the test goes on.
-    let worker = pods_of(cluster, &ns, "drained", "worker").await.remove(0);
-    pods.evict(&worker.name_any(), &EvictParams::default())
-        .await
-        .unwrap();
-    let replacement = wait::until(
-        "a replacement worker",
-        Duration::from_secs(60),
-        async || {
-            pods_of(cluster, &ns, "drained", "worker")
-                .await
-                .into_iter()
-                .find(|p| {
-                    p.uid() != worker.uid()
-                        && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
-                })
-        },
-    )
-    .await;
-    let test = tests_api(cluster, &ns).get("drained").await.unwrap();
-    assert_eq!(phase_of(&test), Some(Phase::Running), "{:?}", test.status);
-    let worker_job = Api::<Job>::namespaced(cluster.client(), &ns)
-        .get("drained-worker")
-        .await
-        .unwrap();
-    let failed = worker_job
-        .status
-        .as_ref()
-        .and_then(|s| s.failed)
-        .unwrap_or(0);
-    assert_eq!(failed, 0, "an evicted worker must not count as a failure");
-    eprintln!(
-        "evicted worker {} replaced by {}",
-        worker.name_any(),
-        replacement.name_any()
-    );
-
-    // Losing the master ends the test.
-    let master = pods_of(cluster, &ns, "drained", "master").await.remove(0);
-    pods.evict(&master.name_any(), &EvictParams::default())
-        .await
-        .unwrap();
-    let failed = wait_phase(
-        cluster,
-        &ns,
-        "drained",
-        Phase::Failed,
-        Duration::from_secs(60),
-    )
-    .await;
-    let completed = condition(&failed, "TestCompleted").unwrap();
-    assert_eq!(completed.reason, "MasterEvicted", "{}", completed.message);
-}
-
-async fn deleting_a_test_removes_its_children_even_without_the_operator(cluster: &'static Cluster) {
-    let (ns, identity) = prepare(cluster, "delete").await;
-    let mut operator = start_operator(cluster, &ns, &identity, "2m").await;
-    create(cluster, &ns, locust_test("short-lived", 1, "1h", "1h")).await;
-    wait_phase(
-        cluster,
-        &ns,
-        "short-lived",
-        Phase::Running,
-        Duration::from_secs(60),
-    )
-    .await;
-    operator.kill();
-
-    let started = Instant::now();
-    let out = cluster.run_kubectl(
-        &[
-            "delete",
-            "lotest",
-            "short-lived",
-            "-n",
-            &ns,
-            "--timeout=30s",
-        ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "deletion hung without the operator"
-    );
-    let jobs = Api::<Job>::namespaced(cluster.client(), &ns);
-    let services = Api::<Service>::namespaced(cluster.client(), &ns);
-    wait::until_ok(
-        "garbage collection of the children",
-        Duration::from_secs(60),
-        async || {
-            let j = jobs.list(&ListParams::default()).await.unwrap().items.len();
-            let s = services
-                .list(&ListParams::default())
-                .await
-                .unwrap()
-                .items
-                .len();
-            if j + s == 0 {
-                Ok(())
-            } else {
-                Err(format!("{j} Jobs and {s} Services left"))
-            }
-        },
-    )
-    .await;
-}
-
-async fn forbidden_field_fails_the_test_naming_field_and_switch(cluster: &'static Cluster) {
-    let (ns, identity) = prepare(cluster, "forbidden").await;
-    let _operator = start_operator(cluster, &ns, &identity, "2m").await;
-    let mut test = locust_test("pinned", 1, "1h", "1h");
-    test["spec"]["scheduling"] = json!({"tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}]});
-    create(cluster, &ns, test).await;
-    let failed = wait_phase(
-        cluster,
-        &ns,
-        "pinned",
-        Phase::Failed,
-        Duration::from_secs(60),
-    )
-    .await;
-    let completed = condition(&failed, "TestCompleted").unwrap();
-    assert_eq!(completed.reason, "ForbiddenByOperatorConfig");
-    assert!(
-        completed.message.contains("spec.scheduling.tolerations"),
-        "{}",
-        completed.message
-    );
-    assert!(
-        completed
-            .message
-            .contains("ENABLE_TAINT_TOLERATIONS_CR_INJECTION"),
-        "{}",
-        completed.message
-    );
-    // Nothing was created for it, and it is not retried.
-    let jobs = Api::<Job>::namespaced(cluster.client(), &ns)
-        .list(&ListParams::default())
-        .await
-        .unwrap();
-    assert!(jobs.items.is_empty());
-}
-
-async fn operator_identity_holds_only_the_generated_rights(cluster: &'static Cluster) {
-    let (ns, identity) = prepare(cluster, "rbac").await;
-    let other = cluster.namespace("rbac-other").await;
-    // Secrets: only in its own namespace.
-    assert!(
-        Api::<Secret>::namespaced(identity.client.clone(), &ns)
-            .list(&ListParams::default())
-            .await
-            .is_ok()
-    );
-    let denied = Api::<Secret>::namespaced(identity.client.clone(), &other)
-        .list(&ListParams::default())
-        .await;
-    assert!(
-        matches!(denied, Err(kube::Error::Api(ref s)) if s.code == 403),
-        "{denied:?}"
-    );
-    // No CRD creation, no deleting tests, no Namespaces.
-    let denied = Api::<Namespace>::all(identity.client.clone())
-        .list(&ListParams::default())
-        .await;
-    assert!(
-        matches!(denied, Err(kube::Error::Api(ref s)) if s.code == 403),
-        "{denied:?}"
-    );
-    let denied = Api::<LocustTest>::namespaced(identity.client.clone(), &ns)
-        .delete("anything", &DeleteParams::default())
-        .await;
-    assert!(
-        matches!(denied, Err(kube::Error::Api(ref s)) if s.code == 403),
-        "{denied:?}"
-    );
-}
-
-async fn baseline_and_restricted_namespaces_admit_the_pods(cluster: &'static Cluster) {
-    let (ns, identity) = prepare(cluster, "pss").await;
-    let _operator = {
-        let mut options = OperatorOptions::new(&identity.kubeconfig, &ns);
-        options.watch_namespace = None;
-        let mut operator = OperatorProcess::start(cluster, &format!("{ns}-operator"), &options);
-        operator.wait_ready().await;
-        operator
-    };
-    let namespaces = Api::<Namespace>::all(cluster.client());
-    let mut cases = Vec::new();
-    for (level, security) in [
-        ("baseline", None),
-        (
-            "restricted",
-            Some(json!({
-                "podSecurityContext": {"runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
-            })),
-        ),
-    ] {
-        let target = cluster.namespace(&format!("pss-{level}")).await;
-        namespaces
-            .patch(
-                &target,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"labels": {
-                    "pod-security.kubernetes.io/enforce": level,
-                    "pod-security.kubernetes.io/enforce-version": "latest",
-                }}})),
-            )
-            .await
-            .unwrap();
-        Api::<ConfigMap>::namespaced(cluster.client(), &target)
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(json!({"metadata": {"name": "plan"}})).unwrap(),
-            )
-            .await
-            .unwrap();
-        let mut test = locust_test("secure", 1, "1h", "1h");
-        if let Some(security) = security {
-            test["spec"]["security"] = security;
-        }
-        create(cluster, &target, test).await;
-        cases.push((level, target));
-    }
-    for (level, target) in &cases {
-        wait_phase(
-            cluster,
-            target,
-            "secure",
-            Phase::Running,
-            Duration::from_secs(60),
-        )
-        .await;
-        for role in ["master", "worker"] {
-            assert_eq!(
-                pods_of(cluster, target, "secure", role).await.len(),
-                1,
-                "{level}: {role} pod not admitted"
-            );
-        }
-    }
-    // Without the documented block, the restricted level refuses the pods: the block is needed.
-    let (_, restricted) = &cases[1];
-    let mut plain = locust_test("insecure", 1, "1h", "1h");
-    plain["metadata"]["name"] = json!("insecure");
-    create(cluster, restricted, plain).await;
-    let jobs = Api::<Job>::namespaced(cluster.client(), restricted);
-    wait::until_ok(
-        "the restricted level to refuse default pods",
-        Duration::from_secs(60),
-        async || {
-            let job = jobs
-                .get_opt("insecure-master")
-                .await
-                .unwrap()
-                .ok_or("no Job yet")?;
-            let events =
-                Api::<k8s_openapi::api::core::v1::Event>::namespaced(cluster.client(), restricted)
-                    .list(&ListParams::default().fields("involvedObject.name=insecure-master"))
-                    .await
-                    .unwrap();
-            let refused = events.items.iter().any(|e| {
-                e.message
-                    .as_deref()
-                    .unwrap_or("")
-                    .contains("violates PodSecurity \"restricted")
-            });
-            if refused && job.status.as_ref().and_then(|s| s.active).unwrap_or(0) == 0 {
-                Ok(())
-            } else {
-                Err("pods not refused yet".to_string())
-            }
-        },
-    )
-    .await;
 }

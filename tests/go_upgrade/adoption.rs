@@ -11,7 +11,7 @@ use serde_json::json;
 
 use locust_operator::api::v2::{LocustTest, Phase};
 
-use crate::common::*;
+use crate::go_common::*;
 use crate::support::kwok::POD_COMPLETE_DELAY;
 use crate::support::{Cluster, wait};
 

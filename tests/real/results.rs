@@ -9,15 +9,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::Api;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 
+use locust_operator::api::names::{LABEL_K8S_COMPONENT, LABEL_TEST_NAME};
 use locust_operator::api::v2::{LiveStats, LocustTest, Phase};
 use locust_operator::resources::report::REPORT_KEY_HTML_GZ;
 
-use crate::support::Cluster;
+use crate::support::operator::http_get;
+use crate::support::{Cluster, wait};
 
 use super::common::{
     apply, condition, ensure_operator, event_reasons, exit_codes, follow_to_end, master_log,
@@ -135,7 +137,12 @@ pub async fn live_stats_result_and_report_through_the_api_server_proxy(cluster: 
                    "endpoints": [{"method": "GET", "name": "/", "limits": {"maxFailRatio": 0}}]}),
         ),
     );
-    let (phases, test) = follow_to_end(cluster, &ns, name, Duration::from_secs(240)).await;
+    // While it runs, `ui` forwards a local port to the master's web UI (done long before the
+    // 100 s run ends, so the end is still timed by follow_to_end).
+    let ((phases, test), (ui_url, ui_answer)) = tokio::join!(
+        follow_to_end(cluster, &ns, name, Duration::from_secs(240)),
+        web_ui_through_the_ui_command(cluster, &ns, name)
+    );
     let took = started.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
     watch.abort();
@@ -258,6 +265,14 @@ pub async fn live_stats_result_and_report_through_the_api_server_proxy(cluster: 
     assert!(html.contains("<html") && html.len() > 500_000);
     let reasons = event_reasons(cluster, &ns, name).await;
     assert!(reasons.contains("ResultRecorded"), "{reasons:?}");
+    assert!(
+        ui_url.starts_with("http://127.0.0.1:") && ui_url.ends_with('/'),
+        "{ui_url}"
+    );
+    assert!(
+        ui_answer.contains("\"user_count\"") && ui_answer.contains("\"stats\""),
+        "the master's /stats/requests through `ui`: {ui_answer}"
+    );
 
     eprintln!(
         "FIGURES: {ns}/{name}: 100 s run, {:.0} s from creation to Succeeded; {total_writes} writes of the object ({live_writes} changed the live figures, {live_values} distinct, {other_writes} others incl. the creation); result {total} requests ({at_target} at the target), {failed} failed; report ConfigMap: HTML {} bytes gzipped to {gz}",
@@ -267,7 +282,71 @@ pub async fn live_stats_result_and_report_through_the_api_server_proxy(cluster: 
 }
 
 /// Strict thresholds with stopOnBreach: the operator stops the load once the failure ratio has
-/// been over its limit for the grace period, long before the run time, and fails the test with
+/// been over its limit for the grace period, long before the run time, and fails the test with/// Runs `locust-k8s-operator ui NAME --port 0` once the master runs, reads the URL it prints,
+/// and GETs `/stats/requests` through it. Returns the URL and the answer's body.
+async fn web_ui_through_the_ui_command(
+    cluster: &'static Cluster,
+    ns: &str,
+    name: &str,
+) -> (String, String) {
+    let pods: Api<Pod> = Api::namespaced(cluster.client(), ns);
+    wait::until(
+        "the master pod to run",
+        Duration::from_secs(120),
+        async || {
+            let list = pods
+                .list(&ListParams::default().labels(&format!(
+                    "{LABEL_TEST_NAME}={name},{LABEL_K8S_COMPONENT}=master"
+                )))
+                .await
+                .ok()?;
+            list.items
+                .iter()
+                .any(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+                .then_some(())
+        },
+    )
+    .await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_locust-k8s-operator"))
+        .args(["ui", name, "-n", ns, "--port", "0"])
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let url = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap()
+    .trim()
+    .to_string();
+    if url.is_empty() {
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "`ui` printed no URL: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The master answers once Locust's web server is up; retry briefly.
+    let answer = wait::until_ok(
+        "the master's stats through `ui`",
+        Duration::from_secs(30),
+        async || match http_get(&format!("{url}stats/requests")).await {
+            Ok((200, body)) => Ok(body),
+            other => Err(format!("{other:?}")),
+        },
+    )
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    (url, answer)
+}
+
 /// ThresholdsBreached naming the breach.
 pub async fn stop_on_breach_stops_real_load_and_fails_the_test(cluster: &'static Cluster) {
     ensure_operator(cluster).await;

@@ -1,11 +1,7 @@
 //! On a simulated cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
 //! kwok with fake Nodes): the cluster behaviour the operator relies on, proven before the
 //! operator is tested on it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::batch::v1::Job;
@@ -14,8 +10,8 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 
-use support::kwok::{NODE_LABEL, POD_COMPLETE_DELAY};
-use support::{Cluster, Mode, wait};
+use crate::support::kwok::{NODE_LABEL, POD_COMPLETE_DELAY};
+use crate::support::{Cluster, wait};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -50,7 +46,7 @@ fn phase(pod: &Pod) -> String {
         .unwrap_or_default()
 }
 
-async fn job_pod_runs_on_a_fake_node_and_the_job_completes(cluster: &'static Cluster) {
+pub async fn job_pod_runs_on_a_fake_node_and_the_job_completes(cluster: &'static Cluster) {
     let ns = cluster.namespace("job").await;
     let jobs = Api::<Job>::namespaced(cluster.client(), &ns);
     let pods = Api::<Pod>::namespaced(cluster.client(), &ns);
@@ -96,7 +92,7 @@ async fn job_pod_runs_on_a_fake_node_and_the_job_completes(cluster: &'static Clu
     );
 }
 
-async fn pod_complete_delay_annotation_keeps_a_job_pod_running(cluster: &'static Cluster) {
+pub async fn pod_complete_delay_annotation_keeps_a_job_pod_running(cluster: &'static Cluster) {
     let ns = cluster.namespace("delay").await;
     let jobs = Api::<Job>::namespaced(cluster.client(), &ns);
     let pods = Api::<Pod>::namespaced(cluster.client(), &ns);
@@ -130,7 +126,9 @@ async fn pod_complete_delay_annotation_keeps_a_job_pod_running(cluster: &'static
     );
 }
 
-async fn garbage_collector_deletes_the_dependents_of_a_deleted_owner(cluster: &'static Cluster) {
+pub async fn garbage_collector_deletes_the_dependents_of_a_deleted_owner(
+    cluster: &'static Cluster,
+) {
     let ns = cluster.namespace("gc").await;
     let configmaps = Api::<ConfigMap>::namespaced(cluster.client(), &ns);
     let owner: ConfigMap =
@@ -201,7 +199,7 @@ async fn garbage_collector_deletes_the_dependents_of_a_deleted_owner(cluster: &'
     .await;
 }
 
-async fn pod_security_admission_enforces_the_namespace_level(cluster: &'static Cluster) {
+pub async fn pod_security_admission_enforces_the_namespace_level(cluster: &'static Cluster) {
     let ns = cluster.namespace("restricted").await;
     let labels = json!({ "metadata": { "labels": {
         "pod-security.kubernetes.io/enforce": "restricted",
@@ -246,16 +244,4 @@ async fn pod_security_admission_enforces_the_namespace_level(cluster: &'static C
     pods.create(&PostParams::default(), &pod("restricted", restricted))
         .await
         .expect("a pod that meets restricted is admitted");
-}
-
-fn main() -> ExitCode {
-    support::harness::main(
-        Mode::SimulatedCluster,
-        trials![
-            job_pod_runs_on_a_fake_node_and_the_job_completes,
-            pod_complete_delay_annotation_keeps_a_job_pod_running,
-            garbage_collector_deletes_the_dependents_of_a_deleted_owner,
-            pod_security_admission_enforces_the_namespace_level,
-        ],
-    )
 }
