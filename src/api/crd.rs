@@ -525,6 +525,10 @@ mod tests {
                 "spec.worker.extraArgs may not contain --master, --worker",
             ),
             (
+                WORKER.to_string(),
+                "spec.worker.processes may not be combined with --processes",
+            ),
+            (
                 spec("observability/properties/openTelemetry"),
                 "spec.observability.openTelemetry.endpoint is required",
             ),
@@ -687,6 +691,15 @@ mod tests {
                     ),
                 ]);
             }
+        }
+        // Numeric ranges come out of schemars as floats.
+        let processes = spec("worker/properties/processes");
+        for (key, bound) in [
+            ("minimum", 1.0),
+            ("maximum", f64::from(v2::MAX_WORKER_PROCESSES)),
+        ] {
+            let found = schema.pointer(&format!("{processes}/{key}"));
+            assert_eq!(found, Some(&json!(bound)), "v2: {key} at {processes}");
         }
         for (pointer, key, bound) in expected {
             let found = schema.pointer(&format!("{pointer}/{key}"));

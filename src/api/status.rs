@@ -19,13 +19,14 @@ pub struct LocustTestStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 
-    /// Workers the master waits for (replicas times --processes).
+    /// Locust workers the master waits for: worker.replicas times the worker processes per pod
+    /// (worker.processes or --processes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_workers: Option<i32>,
 
     /// Workers connected to the master, as the master reports them; while the master's web API
-    /// does not answer, an estimate from the running worker pods (the StatsAvailable condition
-    /// says which).
+    /// does not answer, an estimate: running worker pods times the worker processes per pod (the
+    /// StatsAvailable condition says which).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connected_workers: Option<i32>,
 

@@ -25,6 +25,15 @@ pub use super::thresholds::{EndpointLimits, Limits, ThresholdsSpec};
 /// are not quantities are left to the quantity rule of their map.
 const REQUESTS_WITHIN_LIMITS: &str = "!has(self.limits) || !has(self.requests) || self.requests.all(k, !(k in self.limits) || !isQuantity(string(self.requests[k])) || !isQuantity(string(self.limits[k])) || quantity(string(self.requests[k])).compareTo(quantity(string(self.limits[k]))) <= 0)";
 
+/// Most Locust worker processes one worker pod may run (`spec.worker.processes`).
+pub const MAX_WORKER_PROCESSES: i32 = 64;
+
+/// CEL on a WorkerSpec: `processes` and a `--processes` flag (bare or `--processes=P`) in the
+/// command seed or extraArgs are not set together. The seed is split on whitespace, so the flag
+/// counts there only as a whole word.
+const PROCESSES_SET_ONCE: &str = "!has(self.processes) || !(self.command.matches('(^|[[:space:]])--processes(=|[[:space:]]|$)') || (has(self.extraArgs) && self.extraArgs.exists(a, a == '--processes' || a.startsWith('--processes='))))";
+const PROCESSES_SET_ONCE_MESSAGE: &str = "spec.worker.processes may not be combined with --processes in spec.worker.command or spec.worker.extraArgs: both would set the worker processes per pod; keep spec.worker.processes and remove --processes from the command line";
+
 /// A distributed Locust load test: one master and a number of workers, run to completion.
 // Each printcolumn repeats `type_ = ...`, which clippy mistakes for a duplicated attribute.
 #[allow(clippy::duplicated_attributes)]
@@ -233,6 +242,7 @@ pub struct AutoquitSpec {
 /// The Locust workers.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(PROCESSES_SET_ONCE).message(PROCESSES_SET_ONCE_MESSAGE))]
 pub struct WorkerSpec {
     /// Command seed of each worker, split on whitespace, usually the same locustfile as the
     /// master: `--locustfile /lotest/src/locustfile.py`. The operator appends the flags that
@@ -243,6 +253,17 @@ pub struct WorkerSpec {
     /// Number of worker pods, 1 to 500.
     #[schemars(range(min = 1, max = 500))]
     pub replicas: i32,
+
+    /// Locust worker processes in each worker pod, 1 to 64 (Locust's `--processes`, which the
+    /// operator appends to each worker's command line). Each process is a full Locust worker
+    /// that connects to the master on its own, so the master waits for replicas times processes
+    /// workers. Each process can use about one CPU core, and the worker resources are per pod
+    /// and do not grow with this field: size worker.resources for all the processes. Unset: one
+    /// process per pod. May not be combined with --processes in worker.command or
+    /// worker.extraArgs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_WORKER_PROCESSES))]
+    pub processes: Option<i32>,
 
     /// CPU, memory and ephemeral-storage of each worker container. When any value is set this
     /// block replaces the operator's defaults completely; leave a limit out to run without it.
@@ -289,7 +310,7 @@ impl JsonSchema for MasterArg {
                 no_topology_flag("master"),
                 {
                     "rule": "!(self == '--processes' || self.startsWith('--processes='))",
-                    "message": "spec.master.extraArgs may not contain --processes: Locust refuses it on the master; set it in worker.extraArgs",
+                    "message": "spec.master.extraArgs may not contain --processes: Locust refuses it on the master; set spec.worker.processes instead",
                 },
             ],
         })

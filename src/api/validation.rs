@@ -571,6 +571,36 @@ mod tests {
     }
 
     #[test]
+    fn processes_field_and_processes_flag_are_refused_together() {
+        let refused = |command: &str, extra: Value| {
+            let mut spec = minimal_spec();
+            spec["worker"]["processes"] = json!(2);
+            spec["worker"]["command"] = json!(command);
+            spec["worker"]["extraArgs"] = extra;
+            messages(&v2(spec))
+                .iter()
+                .any(|m| m.contains("spec.worker.processes may not be combined"))
+        };
+        let plain = "--locustfile /lotest/src/t.py";
+        for (command, extra) in [
+            (plain, json!(["--processes", "4"])),
+            (plain, json!(["--processes=4"])),
+            ("--processes 4 -f t.py", json!([])),
+            ("-f t.py --processes=4", json!([])),
+            ("-f t.py\t--processes\t4", json!([])),
+        ] {
+            assert!(refused(command, extra.clone()), "{command:?} {extra}");
+        }
+        for (command, extra) in [
+            (plain, json!([])),
+            (plain, json!(["--processes-x"])),
+            ("-f /tests/--processes.py", json!(["-f=--processes"])),
+        ] {
+            assert!(!refused(command, extra.clone()), "{command:?} {extra}");
+        }
+    }
+
+    #[test]
     fn absent_optional_fields_do_not_trip_cel_rules() {
         let mut spec = minimal_spec();
         spec["observability"] = json!({"openTelemetry": {"enabled": false}});

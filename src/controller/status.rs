@@ -31,7 +31,7 @@ pub struct Observed<'a> {
     pub generation: Option<i64>,
     /// Locust workers the master waits for (replicas x processes per pod).
     pub expected_workers: i32,
-    /// Locust worker processes per worker pod (`--processes`).
+    /// Locust worker processes per worker pod (`worker.processes` or `--processes`).
     pub processes_per_pod: i32,
     pub master_job: Option<&'a Job>,
     pub worker_job: Option<&'a Job>,

@@ -160,6 +160,27 @@ fn processes_multiply_connected_workers() {
 }
 
 #[test]
+fn processes_field_counts_in_expected_and_estimated_connected_workers() {
+    let spec: crate::api::v2::LocustTestSpec = serde_json::from_value(json!({
+        "image": "locustio/locust",
+        "master": {"command": "-f a.py"},
+        "worker": {"command": "-f a.py", "replicas": 2, "processes": 3},
+    }))
+    .unwrap();
+    let (w1, w2) = (pod("worker", "Running"), pod("worker", "Running"));
+    let mut seen = observed(vec![&w1, &w2], None, None);
+    seen.expected_workers = crate::resources::expected_workers(&spec);
+    seen.processes_per_pod = crate::resources::processes_per_pod(&spec);
+    let out = derive(&LocustTestStatus::default(), &seen);
+    assert_eq!(out.status.expected_workers, Some(6));
+    assert_eq!(out.status.connected_workers, Some(6));
+    assert_eq!(
+        condition(&out.status, condition::WORKERS_CONNECTED).status,
+        "True"
+    );
+}
+
+#[test]
 fn completed_master_job_succeeds_and_is_final() {
     let master_job = job(json!([{"type": "Complete", "status": "True"}]));
     let out = derive(

@@ -35,6 +35,7 @@ pub fn sample_v2() -> v2::LocustTest {
         worker: v2::WorkerSpec {
             command: "--locustfile /lotest/src/locustfile.py".to_string(),
             replicas: 2,
+            processes: None,
             resources: None,
             labels: None,
             annotations: None,

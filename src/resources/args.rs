@@ -58,10 +58,12 @@ pub fn master_args(spec: &LocustTestSpec) -> Result<Vec<String>, BuildError> {
 }
 
 /// Arguments of a worker container: the command seed, the flags that connect it to the master
-/// Service, then `worker.extraArgs` (a repeated `--otel` dropped).
+/// Service, `--processes P` when `worker.processes` is set, then `worker.extraArgs` (a repeated
+/// `--otel` dropped).
 pub fn worker_args(spec: &LocustTestSpec, test_name: &str) -> Result<Vec<String>, BuildError> {
     let extra = spec.worker.extra_args.as_deref().unwrap_or_default();
     refuse_operator_flags(extra, "spec.worker.extraArgs")?;
+    refuse_processes_twice(spec)?;
 
     let mut args = seed(&spec.worker.command);
     let mut passed: Vec<&str> = Vec::new();
@@ -75,15 +77,29 @@ pub fn worker_args(spec: &LocustTestSpec, test_name: &str) -> Result<Vec<String>
         "{FLAG_MASTER_HOST}={}",
         child_name(test_name, Role::Master)
     ));
+    if let Some(processes) = spec.worker.processes {
+        args.push(FLAG_PROCESSES.to_string());
+        args.push(processes.to_string());
+    }
     args.extend(without(extra, &passed));
     Ok(args)
 }
 
-/// Locust worker processes per worker pod: P when the worker command line carries
-/// `--processes P` or `--processes=P` with P >= 1 (each forked process connects as one worker),
-/// else 1. The last occurrence counts, as in Locust; the command seed is read as well as
-/// `extraArgs`. `--processes -1` (one per CPU core) cannot be known here and counts as 1.
+/// Locust worker processes per worker pod (each forked process connects as one worker):
+/// `worker.processes` when it is set and >= 1; otherwise P when the worker command line carries
+/// `--processes P` or `--processes=P` with P >= 1, else 1. On the command line the last
+/// occurrence counts, as in Locust; the command seed is read as well as `extraArgs`.
+/// `--processes -1` (one per CPU core) cannot be known here and counts as 1.
 pub fn processes_per_pod(spec: &LocustTestSpec) -> i32 {
+    spec.worker
+        .processes
+        .filter(|p| *p >= 1)
+        .unwrap_or_else(|| command_line_processes(spec))
+}
+
+/// The `--processes` value of the worker's command seed and `extraArgs` (last occurrence), 1
+/// when there is none or it is not a count >= 1.
+fn command_line_processes(spec: &LocustTestSpec) -> i32 {
     let worker = &spec.worker;
     let tokens: Vec<&str> = worker
         .command
@@ -128,6 +144,22 @@ fn without<'a>(extra: &'a [String], passed: &'a [&str]) -> impl Iterator<Item = 
         .iter()
         .filter(|arg| !passed.contains(&arg.as_str()))
         .cloned()
+}
+
+/// The CRD refuses `worker.processes` together with a `--processes` flag on the worker command
+/// line; this is the safety net (Locust would take the last one, the operator would count the
+/// field).
+fn refuse_processes_twice(spec: &LocustTestSpec) -> Result<(), BuildError> {
+    let worker = &spec.worker;
+    let on_command_line = worker
+        .command
+        .split_whitespace()
+        .chain(worker.extra_args.iter().flatten().map(String::as_str))
+        .any(|arg| is_flag(arg, FLAG_PROCESSES));
+    if worker.processes.is_some() && on_command_line {
+        return Err(BuildError::ProcessesTwice);
+    }
+    Ok(())
 }
 
 /// The CRD refuses the topology flags in extraArgs; this is the safety net for a spec that

@@ -78,6 +78,11 @@ pub enum BuildError {
 
     #[error("spec.observability.openTelemetry.endpoint is required when openTelemetry is enabled")]
     MissingOtelEndpoint,
+
+    #[error(
+        "spec.worker.processes may not be combined with --processes in spec.worker.command or spec.worker.extraArgs; keep spec.worker.processes and remove --processes from the command line"
+    )]
+    ProcessesTwice,
 }
 
 /// Builds the master Service, the master Job and the worker Job of `test`.

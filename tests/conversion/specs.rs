@@ -186,19 +186,23 @@ pub fn worker() -> BoxedStrategy<v2::WorkerSpec> {
     (
         text(),
         1..=500i32,
+        maybe(1..=v2::MAX_WORKER_PROCESSES),
         maybe(resources()),
         maybe(string_map()),
         maybe(string_map()),
         maybe(vec(text(), 0..3)),
     )
         .prop_map(
-            |(command, replicas, resources, labels, annotations, extra_args)| v2::WorkerSpec {
-                command,
-                replicas,
-                resources,
-                labels,
-                annotations,
-                extra_args,
+            |(command, replicas, processes, resources, labels, annotations, extra_args)| {
+                v2::WorkerSpec {
+                    command,
+                    replicas,
+                    processes,
+                    resources,
+                    labels,
+                    annotations,
+                    extra_args,
+                }
             },
         )
         .boxed()

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use locust_operator::resources::expected_workers;
+use locust_operator::resources::{expected_workers, worker_args};
 
 use crate::{SERIAL, locustfile, run, spec, target};
 
@@ -66,5 +66,33 @@ fn worker_processes_count_as_expected_workers() {
         run.master_log.contains("2 workers connected"),
         "{}",
         run.master_log
+    );
+}
+
+#[test]
+fn processes_field_forks_workers_the_master_counts() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let (port, _) = target();
+    let mut spec = spec(&locustfile(dir.path(), false), port, 1, &[]);
+    spec.worker.processes = Some(2);
+    let args = worker_args(&spec, "demo").unwrap();
+    assert!(
+        args.windows(2).any(|w| w == ["--processes", "2"]),
+        "{args:?}"
+    );
+    assert_eq!(expected_workers(&spec), 2);
+    // One worker "pod": one locust process, which forks the second worker.
+    let run = run(&spec, dir.path());
+    assert_eq!(run.master_code, 0, "master log:\n{}", run.master_log);
+    assert_eq!(run.worker_codes, vec![0]);
+    assert!(
+        run.master_log.contains("2 workers connected"),
+        "{}",
+        run.master_log
+    );
+    eprintln!(
+        "FIGURES: 1 worker process with spec.worker.processes=2 gave the master 2 workers; run took {:.1}s",
+        run.took.as_secs_f64()
     );
 }

@@ -63,6 +63,7 @@ pub(super) fn plain_v1_to_v2(spec: &v1::LocustTestSpec) -> v2::LocustTestSpec {
         worker: v2::WorkerSpec {
             command: spec.worker_command_seed.clone(),
             replicas: spec.worker_replicas,
+            processes: None,
             resources: None,
             labels: role_entries(&spec.labels, Role::Worker),
             annotations: role_entries(&spec.annotations, Role::Worker),

@@ -87,6 +87,12 @@ pub fn spec_descriptors() -> Vec<Value> {
             &[POD_COUNT],
         ),
         descriptor(
+            "worker.processes",
+            "Processes per worker",
+            "Locust worker processes in each worker pod (--processes), 1 to 64; each uses about one CPU core, so size the worker resources for all of them",
+            &[NUMBER, ADVANCED],
+        ),
+        descriptor(
             "worker.resources",
             "Worker resources",
             "Requests and limits of each worker container",

@@ -253,7 +253,65 @@ fn expected_workers_is_replicas_times_processes() {
 }
 
 #[test]
+fn processes_field_is_rendered_before_extra_args() {
+    assert_eq!(
+        worker("worker: {processes: 4, extraArgs: [--stop-timeout, '10']}")[2..],
+        [
+            "--worker",
+            "--master-port=5557",
+            "--master-host=demo-master",
+            "--processes",
+            "4",
+            "--stop-timeout",
+            "10",
+        ]
+    );
+    assert!(!worker("").iter().any(|a| a.starts_with("--processes")));
+}
+
+#[test]
+fn expected_workers_is_replicas_times_the_processes_field() {
+    for (overlay, expected) in [
+        ("worker: {processes: 1}", 3),
+        ("worker: {processes: 4}", 12),
+        ("worker: {replicas: 500, processes: 64}", 32_000),
+        // Below the CRD's minimum: counted as the command line says, as without the field.
+        ("worker: {processes: 0}", 3),
+    ] {
+        assert_eq!(
+            expected_workers(&test_with(overlay).spec),
+            expected,
+            "{overlay}"
+        );
+    }
+}
+
+#[test]
+fn processes_field_with_processes_flag_is_refused() {
+    let config = Config::default();
+    for overlay in [
+        "worker: {processes: 2, extraArgs: [--processes, '4']}",
+        "worker: {processes: 2, extraArgs: [--processes=4]}",
+        "worker: {processes: 2, command: -f a.py --processes 4}",
+        "worker: {processes: 2, command: -f a.py --processes=4}",
+    ] {
+        assert_eq!(
+            build_err(&test_with(overlay), &config),
+            BuildError::ProcessesTwice,
+            "{overlay}"
+        );
+    }
+    // A longer flag with the same start is not --processes.
+    assert!(
+        worker("worker: {processes: 2, extraArgs: [--processes-x]}")
+            .ends_with(&["2".to_string(), "--processes-x".to_string()])
+    );
+}
+
+#[test]
 fn master_expects_every_worker_process() {
     let test = test_with("worker: {replicas: 5, extraArgs: [--processes, '4']}");
     assert!(args(&build(&test).master_job).contains(&"--expect-workers=20"));
+    let test = test_with("worker: {replicas: 5, processes: 3}");
+    assert!(args(&build(&test).master_job).contains(&"--expect-workers=15"));
 }

@@ -15,6 +15,7 @@ fn v2_only_fields_survive_a_v1_round_trip() {
     // v1 readers still see what v1 can hold.
     assert_eq!(v1.spec.config_map.as_deref(), Some("demo-src"));
     assert_eq!(v1.spec.worker_replicas, 3);
+    assert_eq!(stored["worker"]["processes"], 4);
     let back = to_v2(&v1).unwrap();
     assert_eq!(back.spec, defaulted_v2(&original.spec).unwrap());
     assert_eq!(back.metadata, original.metadata);

@@ -85,7 +85,8 @@ fn rich_v2() -> Value {
             "worker": {
                 "command": "--locustfile /lotest/src/demo.py",
                 "replicas": 3,
-                "extraArgs": ["--processes", "4"],
+                "processes": 4,
+                "extraArgs": ["--stop-timeout", "10"],
             },
             "testFiles": {"configMapRef": "demo-src", "srcMountPath": "/tests"},
             "scheduling": {
