@@ -144,6 +144,9 @@ impl StatsAccessArg {
     }
 }
 
+/// How long the health and metrics servers may take to finish their requests on shutdown.
+const SERVER_DRAIN: Duration = Duration::from_secs(3);
+
 /// Why the operator could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -255,7 +258,17 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     if let Some(webhook) = webhook {
         webhook.shutdown().await;
     }
-    servers.join_all().await;
+    // Requests in flight get a moment; a client that holds its connection open does not hold
+    // the exit.
+    if tokio::time::timeout(SERVER_DRAIN, servers.join_all())
+        .await
+        .is_err()
+    {
+        warn!(
+            seconds = SERVER_DRAIN.as_secs(),
+            "health and metrics connections still open; exiting"
+        );
+    }
     if let Err(error) = &result {
         error!(%error, "operator stopped");
     }
