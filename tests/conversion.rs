@@ -38,6 +38,7 @@ fn v2_only_fields(spec: &v2::LocustTestSpec) -> Value {
         "masterExtraArgs": spec.master.extra_args,
         "workerExtraArgs": spec.worker.extra_args,
         "workerProcesses": spec.worker.processes,
+        "masterWebUI": spec.master.web_ui,
         "autostart": spec.master.autostart,
         "autoquit": spec.master.autoquit,
         "srcMountPath": files.and_then(|f| f.src_mount_path.clone()).unwrap_or_else(|| "/lotest/src".into()),

@@ -513,6 +513,10 @@ mod tests {
                 "spec.master.autoquit needs spec.master.autostart",
             ),
             (
+                MASTER.to_string(),
+                "spec.master.webUI.basePath may not be combined with --web-base-path",
+            ),
+            (
                 format!("{MASTER}/properties/extraArgs/items"),
                 "spec.master.extraArgs may not contain --master, --worker",
             ),

@@ -180,6 +180,7 @@ impl PullPolicy {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!(has(self.autostart) && !self.autostart && has(self.autoquit) && has(self.autoquit.enabled) && self.autoquit.enabled)")
     .message("spec.master.autoquit needs spec.master.autostart: Locust refuses --autoquit without --autostart; set autoquit.enabled to false or autostart to true"))]
+#[x_kube(validation = Rule::new(BASE_PATH_SET_ONCE).message(BASE_PATH_SET_ONCE_MESSAGE))]
 pub struct MasterSpec {
     /// Command seed of the master, split on whitespace (no shell quoting), for example
     /// `--locustfile /lotest/src/locustfile.py --host https://example.com --users 100
@@ -222,6 +223,29 @@ pub struct MasterSpec {
         inner(length(max = MAX_ARG_LENGTH))
     )]
     pub extra_args: Option<Vec<String>>,
+
+    /// The master's web UI.
+    #[serde(rename = "webUI", default, skip_serializing_if = "Option::is_none")]
+    pub web_ui: Option<WebUiSpec>,
+}
+
+/// CEL on a MasterSpec: `webUI.basePath` and a `--web-base-path` flag (bare or with `=`) in the
+/// command or `extraArgs` would both set the path.
+const BASE_PATH_SET_ONCE: &str = "!has(self.webUI) || !has(self.webUI.basePath) || !(self.command.matches('(^|[[:space:]])--web-base-path(=|[[:space:]]|$)') || (has(self.extraArgs) && self.extraArgs.exists(a, a == '--web-base-path' || a.startsWith('--web-base-path='))))";
+const BASE_PATH_SET_ONCE_MESSAGE: &str = "spec.master.webUI.basePath may not be combined with --web-base-path in spec.master.command or spec.master.extraArgs: both would set the web UI's path; keep spec.master.webUI.basePath and remove --web-base-path from the command line";
+
+/// The master's web UI.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebUiSpec {
+    /// Path prefix the web UI is served under (Locust's `--web-base-path`), for example
+    /// `/locust` when an Ingress forwards that path to the master. Starts with `/`, no trailing
+    /// `/`. The operator passes it to the master, and its live-stats reader, the exporter
+    /// sidecar and the `ui` command follow it. May not be combined with --web-base-path in
+    /// master.command or master.extraArgs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(/[A-Za-z0-9._~-]+)+$"), length(max = 256))]
+    pub base_path: Option<String>,
 }
 
 /// When the master quits after the test.

@@ -31,6 +31,7 @@ pub fn sample_v2() -> v2::LocustTest {
                 timeout: Some(30),
             }),
             extra_args: None,
+            web_ui: None,
         },
         worker: v2::WorkerSpec {
             command: "--locustfile /lotest/src/locustfile.py".to_string(),

@@ -6,7 +6,7 @@ use crate::api::names::{
     DEFAULT_AUTOQUIT_ENABLED, DEFAULT_AUTOQUIT_TIMEOUT_SECONDS, DEFAULT_AUTOSTART, FLAG_AUTOQUIT,
     FLAG_AUTOSTART, FLAG_ENABLE_REBALANCING, FLAG_EXPECT_WORKERS, FLAG_MASTER,
     FLAG_MASTER_BIND_PORT, FLAG_MASTER_HOST, FLAG_MASTER_PORT, FLAG_ONLY_SUMMARY, FLAG_OTEL,
-    FLAG_PROCESSES, FLAG_WORKER, MASTER_BIND_PORT, Role, child_name,
+    FLAG_PROCESSES, FLAG_WEB_BASE_PATH, FLAG_WORKER, MASTER_BIND_PORT, Role, child_name,
 };
 use crate::api::v2::LocustTestSpec;
 
@@ -15,6 +15,11 @@ use super::{BuildError, open_telemetry};
 /// Arguments of the master container: the command seed, the operator's flags, then
 /// `master.extraArgs`. An extra argument repeating a flag the operator already passes is
 /// dropped; a user `--autoquit` replaces the operator's.
+/// `spec.master.webUI.basePath`, when set.
+pub fn web_base_path(spec: &LocustTestSpec) -> Option<&str> {
+    spec.master.web_ui.as_ref()?.base_path.as_deref()
+}
+
 pub fn master_args(spec: &LocustTestSpec) -> Result<Vec<String>, BuildError> {
     let master = &spec.master;
     let extra = master.extra_args.as_deref().unwrap_or_default();
@@ -52,6 +57,9 @@ pub fn master_args(spec: &LocustTestSpec) -> Result<Vec<String>, BuildError> {
     for flag in [FLAG_ENABLE_REBALANCING, FLAG_ONLY_SUMMARY] {
         args.push(flag.to_string());
         passed.push(flag);
+    }
+    if let Some(path) = web_base_path(spec) {
+        args.push(format!("{FLAG_WEB_BASE_PATH}={path}"));
     }
     args.extend(without(extra, &passed));
     Ok(args)

@@ -11,6 +11,7 @@ use crate::api::names::{
     FLAG_WEB_PORT_SHORT, WEB_PORT,
 };
 use crate::api::v2::LocustTestSpec;
+use crate::resources::args::web_base_path;
 
 // The variables Locust reads for those flags.
 const ENV_WEB_PORT: &str = "LOCUST_WEB_PORT";
@@ -83,7 +84,8 @@ pub fn master_web_ui(spec: &LocustTestSpec) -> WebUi {
         .and_then(|p| p.trim().parse::<i32>().ok())
         .filter(|p| (1..=65535).contains(p))
         .unwrap_or(WEB_PORT);
-    let base_path = value_of(&tokens, &[FLAG_WEB_BASE_PATH])
+    let base_path = web_base_path(spec)
+        .or_else(|| value_of(&tokens, &[FLAG_WEB_BASE_PATH]))
         .or_else(|| env(ENV_WEB_BASE_PATH))
         .map(|p| p.trim().trim_end_matches('/').to_string())
         .unwrap_or_default();
@@ -171,6 +173,31 @@ mod tests {
         ));
         assert_eq!(ui.port, 9100);
         assert_eq!(ui.path("/stats/requests"), "/locust/stats/requests");
+    }
+
+    #[test]
+    fn the_web_ui_field_sets_the_base_path_on_the_master_and_for_its_readers() {
+        let mut with_field = spec(
+            "-f x.py",
+            &[],
+            json!([{"name": "LOCUST_WEB_BASE_PATH", "value": "/ui"}]),
+        );
+        with_field.master.web_ui = Some(crate::api::v2::WebUiSpec {
+            base_path: Some("/load/shop".to_string()),
+        });
+        let ui = master_web_ui(&with_field);
+        assert_eq!(ui.path("/stats/requests"), "/load/shop/stats/requests");
+        let args = crate::resources::args::master_args(&with_field).unwrap();
+        assert!(
+            args.contains(&"--web-base-path=/load/shop".to_string()),
+            "{args:?}"
+        );
+        // Without the field, the master's command line is unchanged.
+        let plain = crate::resources::args::master_args(&spec("-f x.py", &[], json!([]))).unwrap();
+        assert!(
+            !plain.iter().any(|a| a.starts_with("--web-base-path")),
+            "{plain:?}"
+        );
     }
 
     #[test]

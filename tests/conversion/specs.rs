@@ -164,9 +164,10 @@ pub fn master() -> BoxedStrategy<v2::MasterSpec> {
         maybe(any::<bool>()),
         maybe((maybe(any::<bool>()), maybe(0..3600i32))),
         maybe(vec(text(), 0..3)),
+        maybe(maybe("(/[a-z0-9._-]{1,8}){1,3}".boxed())),
     )
         .prop_map(
-            |(command, resources, labels, annotations, autostart, autoquit, extra_args)| {
+            |(command, resources, labels, annotations, autostart, autoquit, extra_args, web_ui)| {
                 v2::MasterSpec {
                     command,
                     resources,
@@ -176,6 +177,7 @@ pub fn master() -> BoxedStrategy<v2::MasterSpec> {
                     autoquit: autoquit
                         .map(|(enabled, timeout)| v2::AutoquitSpec { enabled, timeout }),
                     extra_args,
+                    web_ui: web_ui.map(|base_path| v2::WebUiSpec { base_path }),
                 }
             },
         )

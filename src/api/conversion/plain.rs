@@ -59,6 +59,7 @@ pub(super) fn plain_v1_to_v2(spec: &v1::LocustTestSpec) -> v2::LocustTestSpec {
                 timeout: Some(V1_AUTOQUIT_TIMEOUT_SECONDS),
             }),
             extra_args: None,
+            web_ui: None,
         },
         worker: v2::WorkerSpec {
             command: spec.worker_command_seed.clone(),

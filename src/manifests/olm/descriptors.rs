@@ -87,6 +87,12 @@ pub fn spec_descriptors() -> Vec<Value> {
             &[POD_COUNT],
         ),
         descriptor(
+            "master.webUI.basePath",
+            "Web UI base path",
+            "Path prefix the master's web UI is served under (--web-base-path), for example /locust behind an Ingress; the operator's live-stats reader and the ui command follow it",
+            &[TEXT, ADVANCED],
+        ),
+        descriptor(
             "worker.processes",
             "Processes per worker",
             "Locust worker processes in each worker pod (--processes), 1 to 64; each uses about one CPU core, so size the worker resources for all of them",
