@@ -6,12 +6,26 @@
 //! - burst: N LocustTests created (50 at a time) while the operator runs: time until the last
 //!   child exists after the last create, RSS idle and peak, CPU time;
 //! - catch-up: N more tests created while no operator runs, then one started: time until all
-//!   their children exist, and the operator's requests per second to the API server.
+//!   their children exist, and requests per second to the API server over 1 s windows
+//!   (successive scrapes of `apiserver_request_total`; the bench sends no resource request
+//!   meanwhile).
 //!
 //! Writes come from the API server's audit log (the operator's own ServiceAccount), reads from
 //! the API server's `apiserver_request_total` (no other client reads Jobs, Services, Pods or
-//! ConfigMaps). Prints a table and one JSON line per scenario. Under `cargo test` it runs with
-//! 10 tests, and checks the counts it reports.
+//! ConfigMaps). Each scenario also prints every resource request by verb and resource and the
+//! API Priority and Fairness counters (dispatched, rejected by priority level and flow schema),
+//! for every client: the burst's include the bench's own LocustTest creates.
+//!
+//! `BENCH_UNRELATED=K` first creates K Pods and K Jobs without labels in another namespace and
+//! runs the operator on every namespace, so that only its watches' label selectors keep them
+//! out. `BENCH_OPERATOR_ENV="K=V,K=V"` adds environment to the operator process.
+//!
+//! The operator runs with the conversion webhook disabled (`WEBHOOK_CERT_MODE=disabled`, as in
+//! every test that starts it through tests/support/operator.rs) and the CRD has no conversion
+//! stanza, so no conversion is measured here (`benches/hot_paths.rs` times one).
+//!
+//! Prints a table and one JSON line per scenario. Under `cargo test` it runs with 10 tests,
+//! and checks the counts it reports.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../tests/support/mod.rs"]
@@ -21,7 +35,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, ServiceAccount};
 use kube::api::{Api, PostParams};
 use locust_operator::api::v2::LocustTest;
 use serde_json::json;
@@ -71,35 +86,107 @@ fn rss_mib(pid: u32, key: &str) -> f64 {
         / 1024.0
 }
 
-/// `apiserver_request_total` summed by (verb, resource), for the resources only the operator
-/// reads.
-async fn reads(cluster: &Cluster) -> BTreeMap<(String, String), f64> {
-    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
-    let text = cluster.client().request_text(request).await.unwrap();
-    let mut sums = BTreeMap::new();
-    for line in text.lines() {
-        let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
-            continue;
-        };
-        let Some((labels, value)) = rest.rsplit_once("} ") else {
-            continue;
-        };
-        let label = |key: &str| {
-            labels
+/// The samples of metric `name` in the API server's `/metrics` text: labels and value.
+fn samples<'a>(text: &'a str, name: &str) -> Vec<(BTreeMap<&'a str, &'a str>, f64)> {
+    let prefix = format!("{name}{{");
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(&prefix)?;
+            let (labels, value) = rest.rsplit_once("} ")?;
+            let labels = labels
                 .split(',')
-                .find_map(|kv| kv.strip_prefix(&format!("{key}=\"")))
-                .map(|v| v.trim_end_matches('"').to_string())
-                .unwrap_or_default()
-        };
-        let (verb, resource) = (label("verb"), label("resource"));
-        if !["GET", "LIST", "WATCH"].contains(&verb.as_str())
-            || !["jobs", "services", "pods", "configmaps"].contains(&resource.as_str())
-        {
+                .filter_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    Some((k, v.trim_matches('"')))
+                })
+                .collect();
+            Some((labels, value.trim().parse::<f64>().ok()?))
+        })
+        .collect()
+}
+
+async fn metrics_text(client: &kube::Client) -> String {
+    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    client.request_text(request).await.unwrap()
+}
+
+/// `apiserver_request_total` of resource requests (not /metrics and other non-resource
+/// paths), summed by (verb, resource[/subresource]).
+fn requests(text: &str) -> BTreeMap<(String, String), f64> {
+    let mut sums = BTreeMap::new();
+    for (labels, value) in samples(text, "apiserver_request_total") {
+        let resource = labels.get("resource").copied().unwrap_or_default();
+        if resource.is_empty() {
             continue;
         }
-        *sums.entry((verb, resource)).or_insert(0.0) += value.parse::<f64>().unwrap_or(0.0);
+        let resource = match labels.get("subresource").copied().unwrap_or_default() {
+            "" => resource.to_string(),
+            sub => format!("{resource}/{sub}"),
+        };
+        let verb = labels.get("verb").copied().unwrap_or_default().to_string();
+        *sums.entry((verb, resource)).or_insert(0.0) += value;
     }
     sums
+}
+
+/// The reads among `requests`, for the resources only the operator reads.
+fn reads(requests: &BTreeMap<(String, String), f64>) -> BTreeMap<(String, String), f64> {
+    requests
+        .iter()
+        .filter(|((verb, resource), _)| {
+            ["GET", "LIST", "WATCH"].contains(&verb.as_str())
+                && ["jobs", "services", "pods", "configmaps"].contains(&resource.as_str())
+        })
+        .map(|(k, v)| (k.clone(), *v))
+        .collect()
+}
+
+/// API Priority and Fairness: requests dispatched and rejected, by "priority level / flow
+/// schema".
+fn flow_control(text: &str) -> BTreeMap<String, f64> {
+    let mut sums = BTreeMap::new();
+    for (metric, what) in [
+        (
+            "apiserver_flowcontrol_dispatched_requests_total",
+            "dispatched",
+        ),
+        ("apiserver_flowcontrol_rejected_requests_total", "rejected"),
+    ] {
+        for (labels, value) in samples(text, metric) {
+            let key = format!(
+                "{what} {}/{}",
+                labels.get("priority_level").copied().unwrap_or_default(),
+                labels.get("flow_schema").copied().unwrap_or_default()
+            );
+            *sums.entry(key).or_insert(0.0) += value;
+        }
+    }
+    sums
+}
+
+/// Resource requests per second over successive scrapes about 1 s apart, until `stop`.
+/// Leases (the API server's own identity lease) are left out; the bench sends no resource
+/// request meanwhile, so the rest is the operator's (and the API server's own loopback
+/// requests, if any).
+async fn sample_rates(client: kube::Client, stop: tokio::sync::watch::Receiver<bool>) -> Vec<f64> {
+    let total = |text: &str| -> f64 {
+        requests(text)
+            .iter()
+            .filter(|((_, resource), _)| !resource.starts_with("leases"))
+            .map(|(_, v)| v)
+            .sum()
+    };
+    let mut rates = Vec::new();
+    let mut last = (Instant::now(), total(&metrics_text(&client).await));
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    ticks.tick().await;
+    while !*stop.borrow() {
+        ticks.tick().await;
+        let now = (Instant::now(), total(&metrics_text(&client).await));
+        rates.push((now.1 - last.1) / now.0.duration_since(last.0).as_secs_f64());
+        last = now;
+    }
+    rates
 }
 
 /// The operator's writes in `ns` so far, by "verb resource[/subresource][ (refusal code)]".
@@ -173,14 +260,81 @@ fn delta(
     after: &BTreeMap<(String, String), f64>,
     before: &BTreeMap<(String, String), f64>,
 ) -> BTreeMap<String, f64> {
+    let after = after
+        .iter()
+        .map(|(key, v)| (format!("{} {}", key.0, key.1), *v))
+        .collect();
+    let before = before
+        .iter()
+        .map(|(key, v)| (format!("{} {}", key.0, key.1), *v))
+        .collect();
+    delta_by_name(&after, &before)
+}
+
+fn delta_by_name(
+    after: &BTreeMap<String, f64>,
+    before: &BTreeMap<String, f64>,
+) -> BTreeMap<String, f64> {
     after
         .iter()
-        .map(|(key, v)| {
-            let d = v - before.get(key).copied().unwrap_or(0.0);
-            (format!("{} {}", key.0, key.1), d)
-        })
+        .map(|(key, v)| (key.clone(), v - before.get(key).copied().unwrap_or(0.0)))
         .filter(|(_, d)| *d > 0.0)
         .collect()
+}
+
+/// The lines of a by-name count, for the table.
+fn counted(title: &str, counts: &BTreeMap<String, f64>) {
+    let total: f64 = counts.values().sum();
+    println!("  {title:<34} {total:.0}");
+    for (what, count) in counts {
+        println!("    {what:<40} {count:.0}");
+    }
+}
+
+/// `n` Pods and `n` Jobs without labels in namespace `ns` (and its `default` ServiceAccount,
+/// which no controller makes in this cluster); returns how long the creates took.
+async fn create_unrelated(cluster: &Cluster, ns: &str, n: usize) -> Duration {
+    let sa: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "default"}})).unwrap();
+    Api::<ServiceAccount>::namespaced(cluster.client(), ns)
+        .create(&PostParams::default(), &sa)
+        .await
+        .unwrap();
+    let container = json!({"name": "app", "image": "registry.k8s.io/pause:3.10",
+                           "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}});
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "unrelated"},
+        "spec": {"containers": [container], "automountServiceAccountToken": false},
+    }))
+    .unwrap();
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "unrelated"},
+        "spec": {"template": {"spec": {"containers": [container], "restartPolicy": "Never"}}},
+    }))
+    .unwrap();
+    let pods = Api::<Pod>::namespaced(cluster.client(), ns);
+    let jobs = Api::<Job>::namespaced(cluster.client(), ns);
+    let started = Instant::now();
+    futures::stream::iter(0..2 * n)
+        .map(|i| {
+            let (pods, jobs, mut pod, mut job) =
+                (pods.clone(), jobs.clone(), pod.clone(), job.clone());
+            async move {
+                let name = format!("unrelated-{:05}", i / 2);
+                if i % 2 == 0 {
+                    pod.metadata.name = Some(name);
+                    pods.create(&PostParams::default(), &pod).await.map(|_| ())
+                } else {
+                    job.metadata.name = Some(name);
+                    jobs.create(&PostParams::default(), &job).await.map(|_| ())
+                }
+                .unwrap()
+            }
+        })
+        .buffer_unordered(50)
+        .collect::<Vec<_>>()
+        .await;
+    started.elapsed()
 }
 
 fn show(title: &str, n: usize, figures: &[(&str, String)], writes: &BTreeMap<String, usize>) {
@@ -199,7 +353,7 @@ fn show(title: &str, n: usize, figures: &[(&str, String)], writes: &BTreeMap<Str
     }
 }
 
-async fn run(cluster: &Cluster, n: usize) {
+async fn run(cluster: &Cluster, n: usize, unrelated: Option<usize>) {
     crd::install(cluster).await.unwrap();
     let ns = cluster.namespace("bench").await;
     let plan: ConfigMap = serde_json::from_value(json!({
@@ -215,16 +369,44 @@ async fn run(cluster: &Cluster, n: usize) {
     let mut options = OperatorOptions::new(&identity.kubeconfig, &ns);
     // The default log level of an install (the tests' operators log at debug).
     options.env.push(("RUST_LOG", "info".to_string()));
+    // Extra environment of the operator process (BENCH_OPERATOR_ENV="K=V,K=V").
+    let extra_env = std::env::var("BENCH_OPERATOR_ENV").unwrap_or_default();
+    let extra: Vec<(String, String)> = extra_env
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    for (k, v) in &extra {
+        options.env.push((k.as_str(), v.clone()));
+    }
+    let mut unrelated_s = None;
+    if let Some(k) = unrelated {
+        // Unrelated objects in another namespace, and an operator watching every namespace:
+        // only the label selectors of its watches keep them out of its caches.
+        let other = cluster.namespace("unrelated").await;
+        let took = create_unrelated(cluster, &other, k).await;
+        println!(
+            "unrelated: {k} Pods and {k} Jobs (no labels) in {other}, created in {:.1} s; the operator watches all namespaces",
+            took.as_secs_f64()
+        );
+        unrelated_s = Some(took.as_secs_f64());
+        options.watch_namespace = None;
+    }
     let bound = Duration::from_secs(600);
+    let client = cluster.client();
 
     // Burst.
     let mut operator = OperatorProcess::start(cluster, "burst", &options);
+    let starting = Instant::now();
     operator.wait_ready().await;
+    let ready_after = starting.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let pid = operator.pid();
     let idle_rss = rss_mib(pid, "VmRSS:");
+    let idle_hwm = rss_mib(pid, "VmHWM:");
     let cpu_before = cpu_seconds(pid);
-    let reads_before = reads(cluster).await;
+    let text = metrics_text(&client).await;
+    let (requests_before, flow_before) = (requests(&text), flow_control(&text));
     let started = Instant::now();
     create_tests(cluster, &ns, "burst", n).await;
     let created = started.elapsed();
@@ -234,7 +416,10 @@ async fn run(cluster: &Cluster, n: usize) {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let peak_rss = rss_mib(pid, "VmHWM:");
     let cpu = cpu_seconds(pid) - cpu_before;
-    let burst_reads = delta(&reads(cluster).await, &reads_before);
+    let text = metrics_text(&client).await;
+    let burst_requests = delta(&requests(&text), &requests_before);
+    let burst_reads = delta(&reads(&requests(&text)), &reads(&requests_before));
+    let burst_flow = delta_by_name(&flow_control(&text), &flow_before);
     let burst_writes = writes(cluster, &ns);
     let children: usize = burst_writes
         .iter()
@@ -246,6 +431,10 @@ async fn run(cluster: &Cluster, n: usize) {
         "burst",
         n,
         &[
+            (
+                "ready after start",
+                format!("{:.2} s", ready_after.as_secs_f64()),
+            ),
             ("created in", format!("{:.2} s", created.as_secs_f64())),
             (
                 "last child after the last create",
@@ -253,37 +442,53 @@ async fn run(cluster: &Cluster, n: usize) {
             ),
             (
                 "RSS idle / peak",
-                format!("{idle_rss:.1} / {peak_rss:.1} MiB"),
+                format!("{idle_rss:.1} / {peak_rss:.1} MiB (peak before the burst {idle_hwm:.1})"),
             ),
             ("operator CPU", format!("{cpu:.2} s")),
             ("reads (GET/LIST/WATCH)", format!("{burst_reads:?}")),
         ],
         &burst_writes,
     );
+    counted("all requests (every client)", &burst_requests);
+    counted("flow control (every client)", &burst_flow);
     println!(
         "{}",
         json!({"bench": "operator_scale", "scenario": "burst", "tests": n,
+               "unrelated": unrelated, "unrelated_created_s": unrelated_s, "env": extra_env,
+               "ready_s": ready_after.as_secs_f64(),
                "created_s": created.as_secs_f64(), "children_behind_s": behind.as_secs_f64(),
-               "rss_idle_mib": idle_rss, "rss_peak_mib": peak_rss, "cpu_s": cpu,
-               "writes": burst_writes, "reads": burst_reads})
+               "rss_idle_mib": idle_rss, "rss_idle_peak_mib": idle_hwm,
+               "rss_peak_mib": peak_rss, "cpu_s": cpu,
+               "writes": burst_writes, "reads": burst_reads,
+               "requests": burst_requests, "flow_control": burst_flow})
     );
     operator.kill();
 
     // Catch-up: tests waiting for an operator.
     let before_writes = writes(cluster, &ns);
     create_tests(cluster, &ns, "pending", n).await;
-    let reads_before = reads(cluster).await;
+    let text = metrics_text(&client).await;
+    let (requests_before, flow_before) = (requests(&text), flow_control(&text));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let sampler = tokio::spawn(sample_rates(client.clone(), stopped));
     let mut operator = OperatorProcess::start(cluster, "catch-up", &options);
     let started = Instant::now();
     let made_before = children_made(cluster, &ns);
     operator.wait_ready().await;
     let done = wait_children(cluster, &ns, made_before + 3 * n, bound).await;
     let took = done.duration_since(started);
+    stop.send(true).unwrap();
+    let rates = sampler.await.unwrap();
+    let rps_peak = rates.iter().copied().fold(0.0, f64::max);
+    let rps_mean = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let pid = operator.pid();
     let peak_rss = rss_mib(pid, "VmHWM:");
     let cpu = cpu_seconds(pid);
-    let catch_up_reads = delta(&reads(cluster).await, &reads_before);
+    let text = metrics_text(&client).await;
+    let catch_up_requests = delta(&requests(&text), &requests_before);
+    let catch_up_reads = delta(&reads(&requests(&text)), &reads(&requests_before));
+    let catch_up_flow = delta_by_name(&flow_control(&text), &flow_before);
     let mut catch_up_writes = writes(cluster, &ns);
     for (what, count) in &before_writes {
         if let Some(c) = catch_up_writes.get_mut(what) {
@@ -304,17 +509,29 @@ async fn run(cluster: &Cluster, n: usize) {
                 "writes per second (mean)",
                 format!("{:.0}", total as f64 / took.as_secs_f64()),
             ),
+            (
+                "requests per second, 1 s windows",
+                format!(
+                    "peak {rps_peak:.0}, mean {rps_mean:.0} ({} windows)",
+                    rates.len()
+                ),
+            ),
             ("RSS peak", format!("{peak_rss:.1} MiB")),
             ("operator CPU", format!("{cpu:.2} s")),
             ("reads (GET/LIST/WATCH)", format!("{catch_up_reads:?}")),
         ],
         &catch_up_writes,
     );
+    counted("all requests (every client)", &catch_up_requests);
+    counted("flow control (every client)", &catch_up_flow);
     println!(
         "{}",
         json!({"bench": "operator_scale", "scenario": "catch-up", "tests": n,
+               "unrelated": unrelated, "env": extra_env,
                "children_s": took.as_secs_f64(), "rss_peak_mib": peak_rss, "cpu_s": cpu,
-               "writes": catch_up_writes, "reads": catch_up_reads})
+               "rps_peak": rps_peak, "rps_mean": rps_mean, "rps_windows": rates,
+               "writes": catch_up_writes, "reads": catch_up_reads,
+               "requests": catch_up_requests, "flow_control": catch_up_flow})
     );
 }
 
@@ -329,6 +546,11 @@ fn main() {
     } else {
         10
     };
+    // BENCH_UNRELATED=K: K unlabelled Pods and K Jobs in another namespace first.
+    let unrelated = benching
+        .then(|| std::env::var("BENCH_UNRELATED").ok())
+        .flatten()
+        .and_then(|v| v.parse().ok());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -338,7 +560,7 @@ fn main() {
         let cluster = Cluster::start(Mode::ApiServer, Location::Temporary)
             .await
             .unwrap_or_else(|e| panic!("the API server did not start: {e}"));
-        run(&cluster, n).await;
+        run(&cluster, n, unrelated).await;
         cluster.stop();
     });
 }

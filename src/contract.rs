@@ -34,6 +34,10 @@ pub const ENV_LOG_FORMAT: &str = "LOG_FORMAT";
 pub const ENV_POD_DIAGNOSIS_GRACE_PERIOD: &str = "POD_DIAGNOSIS_GRACE_PERIOD";
 /// `--max-concurrent-reconciles`.
 pub const ENV_MAX_CONCURRENT_RECONCILES: &str = "MAX_CONCURRENT_RECONCILES";
+/// `--kube-api-qps`: the controller's client-side rate limit; 0 (the default) is none.
+pub const ENV_KUBE_API_QPS: &str = "KUBE_API_QPS";
+/// `--kube-api-burst`.
+pub const ENV_KUBE_API_BURST: &str = "KUBE_API_BURST";
 /// `--stats-access` (the chart sets it from `liveStats.access`).
 pub const ENV_STATS_ACCESS: &str = "STATS_ACCESS";
 /// `--stats-poll-interval` (the chart sets it from `liveStats.pollInterval`).
@@ -194,6 +198,14 @@ pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// A requests-per-second figure: a finite number, 0 or more.
+pub fn parse_rate(text: &str) -> Result<f32, String> {
+    match text.trim().parse::<f32>() {
+        Ok(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
+        _ => Err(format!("{text:?} is not a rate such as 0, 5 or 20.5")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::ValueEnum;
@@ -209,6 +221,15 @@ mod tests {
         assert!(parse_duration("5d").is_err());
         assert!(parse_duration("99999999999999999999h").is_err());
         assert!(parse_positive_duration("0s").is_err());
+    }
+
+    #[test]
+    fn rates_are_finite_and_not_negative() {
+        assert_eq!(parse_rate("0"), Ok(0.0));
+        assert_eq!(parse_rate(" 20.5 "), Ok(20.5));
+        for bad in ["-1", "inf", "NaN", "fast", ""] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -18,16 +18,17 @@ use tracing::{error, info, warn};
 use crate::client::ClientError;
 use crate::config::{Config, ConfigError};
 use crate::contract::{
-    ENV_HEALTH_PROBE_BIND_ADDRESS, ENV_KUBECONFIG_PATH, ENV_LEADER_ELECT, ENV_LEADER_ELECTION_ID,
-    ENV_LEADER_ELECTION_NAMESPACE, ENV_LOG_FORMAT, ENV_MAX_CONCURRENT_RECONCILES,
-    ENV_METRICS_BIND_ADDRESS, ENV_POD_DIAGNOSIS_GRACE_PERIOD, ENV_POD_NAME, ENV_POD_NAMESPACE,
-    ENV_STATS_ACCESS, ENV_STATS_MAX_CONCURRENT_READS, ENV_STATS_POLL_INTERVAL,
-    ENV_STATS_READ_TIMEOUT, ENV_STATS_UNANSWERED_GRACE_PERIOD, ENV_WATCH_NAMESPACE, HEALTH_PORT,
-    HEALTHZ_PATH, LogFormat, METRICS_PATH, METRICS_PORT, READYZ_PATH, bind_address, parse_duration,
-    parse_positive_duration,
+    ENV_HEALTH_PROBE_BIND_ADDRESS, ENV_KUBE_API_BURST, ENV_KUBE_API_QPS, ENV_KUBECONFIG_PATH,
+    ENV_LEADER_ELECT, ENV_LEADER_ELECTION_ID, ENV_LEADER_ELECTION_NAMESPACE, ENV_LOG_FORMAT,
+    ENV_MAX_CONCURRENT_RECONCILES, ENV_METRICS_BIND_ADDRESS, ENV_POD_DIAGNOSIS_GRACE_PERIOD,
+    ENV_POD_NAME, ENV_POD_NAMESPACE, ENV_STATS_ACCESS, ENV_STATS_MAX_CONCURRENT_READS,
+    ENV_STATS_POLL_INTERVAL, ENV_STATS_READ_TIMEOUT, ENV_STATS_UNANSWERED_GRACE_PERIOD,
+    ENV_WATCH_NAMESPACE, HEALTH_PORT, HEALTHZ_PATH, LogFormat, METRICS_PATH, METRICS_PORT,
+    READYZ_PATH, bind_address, parse_duration, parse_positive_duration, parse_rate,
 };
 use crate::controller::fenced;
 use crate::controller::leader::{Fence, LeaderElector, LeaseSettings};
+use crate::controller::rate_limit::TokenBucket;
 use crate::controller::{self, Settings};
 use crate::stats;
 use crate::telemetry::{self, Metrics};
@@ -80,6 +81,17 @@ pub struct RunArgs {
     /// Reconciles running at once.
     #[arg(long, env = ENV_MAX_CONCURRENT_RECONCILES, default_value_t = 16)]
     pub max_concurrent_reconciles: u16,
+
+    /// Client-side limit of the controller's requests to the API server, per second (lists,
+    /// watches, reads, writes, retries; the webhook and the leader lease are not limited);
+    /// 0: no limit.
+    #[arg(long, env = ENV_KUBE_API_QPS, default_value_t = 0.0, value_parser = parse_rate)]
+    pub kube_api_qps: f32,
+
+    /// Requests the controller may send at once before --kube-api-qps paces them (the token
+    /// bucket's size); 0: --kube-api-qps rounded up. Ignored while --kube-api-qps is 0.
+    #[arg(long, env = ENV_KUBE_API_BURST, default_value_t = 0)]
+    pub kube_api_burst: u32,
 
     /// How the operator reads each Locust master's web API for live stats, the result and the
     /// report: direct (HTTP to the master Service, for an operator in the cluster),
@@ -192,12 +204,14 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let kube_config = crate::client::config(args.kubeconfig.as_deref()).await?;
     let client = Client::try_from(kube_config.clone()).map_err(ClientError::from)?;
     // Under leader election the controller writes through a client that checks the lease's
-    // fence as each request leaves (controller::fenced); the webhook and the election itself
-    // use the plain client.
+    // fence as each request leaves (controller::fenced); with --kube-api-qps its requests wait
+    // for the rate limit's tokens. The webhook and the election itself use the plain client.
     let fence = args.leader_elect.then(Arc::<Fence>::default);
-    let controller_client = match &fence {
-        Some(fence) => fenced::client(kube_config, fence.clone()).map_err(ClientError::from)?,
-        None => client.clone(),
+    let limit = TokenBucket::new(args.kube_api_qps, args.kube_api_burst);
+    let controller_client = if fence.is_some() || limit.is_some() {
+        fenced::client(kube_config, fence.clone(), limit).map_err(ClientError::from)?
+    } else {
+        client.clone()
     };
     let metrics = Arc::new(Metrics::new());
 
@@ -321,6 +335,7 @@ async fn lead_and_reconcile(
         namespace = settings.namespace.as_deref().unwrap_or("<all>"),
         stats_access = settings.stats.access.as_str(),
         leader_election = args.leader_elect,
+        kube_api_qps = args.kube_api_qps,
         instance = %instance,
         version = env!("CARGO_PKG_VERSION"),
         "starting the Locust operator"

@@ -1,6 +1,7 @@
-//! The controller's Kubernetes client when leader election is on: every write is checked
+//! The controller's own Kubernetes client, built when leader election is on or a client-side
+//! rate limit is set ([`super::rate_limit`]). Under leader election every write is checked
 //! against the leader [`Fence`] as the request leaves the process, right before the HTTP
-//! connection, below the retry and authentication layers. A reconcile checks the fence before
+//! connection, below the retry, rate-limit and authentication layers. A reconcile checks the fence before
 //! it starts writing too, but a replica frozen in the middle of a reconcile (a long pause, a
 //! partition) would otherwise send the rest of that reconcile's writes when it wakes, after a
 //! standby has taken over. Retries pass the check again, one by one.
@@ -23,6 +24,7 @@ use tower::retry::RetryLayer;
 use tower::{BoxError, Layer, Service, ServiceBuilder};
 
 use super::leader::Fence;
+use super::rate_limit::{RateLimitLayer, TokenBucket};
 
 /// A write refused because this replica's leader lease may have passed to another.
 #[derive(Debug, thiserror::Error)]
@@ -33,9 +35,14 @@ pub struct NotLeading {
 }
 
 /// The stack of `kube::Client::try_from(config)` (base URI, retries of 429/503/504,
-/// authentication, extra headers, connect/read/write timeouts, rustls), with [`FenceLayer`]
-/// innermost.
-pub fn client(config: Config, fence: Arc<Fence>) -> Result<Client, kube::Error> {
+/// authentication, extra headers, connect/read/write timeouts, rustls), with the rate limit
+/// (if any) below the retries, so that each retry waits for a token too, and [`FenceLayer`]
+/// (if any) innermost, so that a write waiting for a token is checked after its wait.
+pub fn client(
+    config: Config,
+    fence: Option<Arc<Fence>>,
+    limit: Option<Arc<TokenBucket>>,
+) -> Result<Client, kube::Error> {
     let mut connector = hyper_timeout::TimeoutConnector::new(config.rustls_https_connector()?);
     connector.set_connect_timeout(config.connect_timeout);
     connector.set_read_timeout(config.read_timeout);
@@ -49,9 +56,10 @@ pub fn client(config: Config, fence: Arc<Fence>) -> Result<Client, kube::Error> 
                 .default_retry
                 .then(|| RetryLayer::new(RetryPolicy::server_retry())),
         )
+        .option_layer(limit.map(RateLimitLayer::new))
         .option_layer(config.auth_layer()?)
         .layer(config.extra_headers_layer()?)
-        .layer(FenceLayer { fence })
+        .option_layer(fence.map(|fence| FenceLayer { fence }))
         .map_err(BoxError::from)
         .service(http);
     Ok(Client::new(service, config.default_namespace))

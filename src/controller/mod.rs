@@ -14,6 +14,7 @@ mod error;
 pub mod fenced;
 pub mod leader;
 pub mod projection;
+pub mod rate_limit;
 mod reconcile;
 pub mod references;
 pub mod results;
