@@ -89,16 +89,24 @@ fn crd() -> ExitCode {
     }
 }
 
-fn report(args: &locust_operator::report::ReportArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+/// The async runtime of a command (one thread unless `multi_thread`); `None`, said on standard
+/// error, when it cannot start.
+fn runtime(multi_thread: bool) -> Option<tokio::runtime::Runtime> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+        .inspect_err(|error| eprintln!("cannot start the async runtime: {error}"))
+        .ok()
+}
+
+fn report(args: &locust_operator::report::ReportArgs) -> ExitCode {
+    let Some(runtime) = runtime(false) else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(locust_operator::report::run(args)) {
         Ok(text) => {
@@ -113,15 +121,8 @@ fn report(args: &locust_operator::report::ReportArgs) -> ExitCode {
 }
 
 fn ui(args: &locust_operator::ui::UiArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime(true) else {
+        return ExitCode::FAILURE;
     };
     let forwarding = locust_operator::ui::run(args, |url, target| {
         println!("{url}");
@@ -149,15 +150,8 @@ fn run(args: RunArgs) -> ExitCode {
     // The CRD the validator reads is built on the first validation, not here: an idle operator
     // does not hold it. A CRD that cannot be built fails that test's validation
     // with the reason; unit tests in api::crd keep it buildable.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime(true) else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(operator::run(args)) {
         Ok(()) => ExitCode::SUCCESS,

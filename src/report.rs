@@ -12,27 +12,21 @@ use kube::Api;
 use serde_json::json;
 
 use crate::api::v2::{LocustTest, LocustTestStatus};
-use crate::client::{ClientError, client};
+use crate::client::{ClientError, TestRef};
 use crate::controller::conditions::condition;
 use crate::resources::report::{REPORT_KEY_HTML_GZ, REPORT_OMITTED_ANNOTATION};
 
 /// Flags of `report`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReportArgs {
-    /// Name of the LocustTest.
-    pub name: String,
-    /// Namespace of the test; default: the kubeconfig context's namespace.
-    #[arg(short = 'n', long)]
-    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub test: TestRef,
     /// Write the HTML report (from the test's report ConfigMap) to this file.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// Print the phase, verdict and result as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Kubeconfig file; default: $KUBECONFIG, ~/.kube/config or the in-cluster configuration.
-    #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
 }
 
 /// Why the report cannot be shown.
@@ -78,32 +72,32 @@ pub enum ReportError {
 
 /// Runs `report`: returns what to print.
 pub async fn run(args: &ReportArgs) -> Result<String, ReportError> {
-    let (client, default_namespace) = client(args.kubeconfig.as_deref()).await?;
-    let namespace = args.namespace.clone().unwrap_or(default_namespace);
+    let (client, namespace) = args.test.client().await?;
+    let name = &args.test.name;
     let tests: Api<LocustTest> = Api::namespaced(client.clone(), &namespace);
     let test = tests
-        .get_opt(&args.name)
+        .get_opt(name)
         .await
         .map_err(|source| ReportError::Read {
-            name: args.name.clone(),
+            name: name.clone(),
             source,
         })?
         .ok_or_else(|| ReportError::NotFound {
-            name: args.name.clone(),
+            name: name.clone(),
             namespace: namespace.clone(),
         })?;
     let status = test.status.clone().unwrap_or_default();
     let mut out = if args.json {
-        serde_json::to_string_pretty(&as_json(&args.name, &namespace, &status))? + "\n"
+        serde_json::to_string_pretty(&as_json(name, &namespace, &status))? + "\n"
     } else {
-        table(&args.name, &namespace, &status)
+        table(name, &namespace, &status)
     };
     if let Some(path) = &args.html {
         let name = status
             .result
             .as_ref()
             .and_then(|r| r.report_config_map.clone())
-            .ok_or_else(|| ReportError::NoReport(args.name.clone()))?;
+            .ok_or_else(|| ReportError::NoReport(name.clone()))?;
         let maps: Api<ConfigMap> = Api::namespaced(client, &namespace);
         let map = maps
             .get(&name)

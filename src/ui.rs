@@ -4,7 +4,6 @@
 //! PATH, it runs as `kubectl locust ui NAME`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
@@ -14,26 +13,20 @@ use tracing::warn;
 
 use crate::api::names::{LABEL_K8S_COMPONENT, LABEL_TEST_NAME, Role};
 use crate::api::v2::LocustTest;
-use crate::client::{ClientError, client};
+use crate::client::{ClientError, TestRef};
 use crate::resources::web_ui::{Unreadable, WebUi, master_web_ui};
 
 /// Flags of `ui`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct UiArgs {
-    /// Name of the LocustTest.
-    pub name: String,
-    /// Namespace of the test; default: the kubeconfig context's namespace.
-    #[arg(short = 'n', long)]
-    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub test: TestRef,
     /// Local port to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 8089)]
     pub port: u16,
     /// Local address to listen on.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     pub address: IpAddr,
-    /// Kubeconfig file; default: $KUBECONFIG, ~/.kube/config or the in-cluster configuration.
-    #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
 }
 
 /// Why the web UI cannot be forwarded.
@@ -83,9 +76,8 @@ pub struct Target {
 /// Finds the running master, listens, calls `ready` with the URL to open, then forwards every
 /// connection until the process is stopped.
 pub async fn run(args: &UiArgs, ready: impl FnOnce(&str, &Target)) -> Result<(), UiError> {
-    let (client, default_namespace) = client(args.kubeconfig.as_deref()).await?;
-    let namespace = args.namespace.clone().unwrap_or(default_namespace);
-    let target = find_master(&client, &namespace, &args.name).await?;
+    let (client, namespace) = args.test.client().await?;
+    let target = find_master(&client, &namespace, &args.test.name).await?;
     let address = SocketAddr::new(args.address, args.port);
     let listener = TcpListener::bind(address)
         .await
