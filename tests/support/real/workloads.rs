@@ -136,8 +136,23 @@ impl Cluster {
                 if ready {
                     Ok(())
                 } else {
+                    // The conditions carry the scheduler's reason (a taint, no room).
+                    let conditions: Vec<String> = status
+                        .conditions
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|c| {
+                            format!(
+                                "{}={} {} {}",
+                                c.type_,
+                                c.status,
+                                c.reason.unwrap_or_default(),
+                                c.message.unwrap_or_default()
+                            )
+                        })
+                        .collect();
                     Err(format!(
-                        "phase {:?}, containers {:?}",
+                        "phase {:?}, conditions {conditions:?}, containers {:?}",
                         status.phase, status.container_statuses
                     ))
                 }
