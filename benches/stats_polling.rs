@@ -129,6 +129,7 @@ fn main() {
                     pods: Vec::new(),
                     now: Timestamp::now(),
                     grace: Duration::from_secs(120),
+                    exposure: None,
                     stats: StatsView {
                         access: settings.access,
                         ui: master_web_ui(&test.spec),

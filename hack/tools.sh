@@ -3,7 +3,8 @@
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, kwokctl, helm,
 # operator-sdk, opm and a Python virtualenv with locust[otel]; for the real-node test mode also
 # kubelet and kube-proxy (`node`), CoreDNS, and the container images built locally by
-# hack/images/build.sh (`images`, cached by the hash of their inputs). The host packages the real
+# hack/images/build.sh (`images`, cached by the hash of their inputs); the Gateway API CRDs
+# (`gateway-api`, YAML files from its Go module). The host packages the real
 # node runs on (containerd, runc, CNI plugins, debootstrap, umoci, skopeo, iptables, conntrack)
 # are installed with apt-get when missing.
 #
@@ -15,7 +16,7 @@
 #
 #   hack/tools.sh                 make every tool available
 #   hack/tools.sh helm etcd       only these (names: kubernetes etcd kwok helm operator-sdk opm locust
-#                                 node coredns images)
+#                                 node coredns images gateway-api)
 #   hack/tools.sh --print-env     print the variables the tests use; fails if a tool is missing
 #
 # Cache: $LOCUST_OPERATOR_TOOLS_DIR, else ${XDG_CACHE_HOME:-~/.cache}/locust-k8s-operator/tools.
@@ -27,9 +28,13 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
+# Gateway API CRDs (standard channel): the tests install HTTPRoute to check the routes the
+# operator creates for a test's web UI. Pinned here, not in versions.env: every line of that
+# file is part of the images' version, and this pin does not go into any image.
+GATEWAY_API_VERSION=1.6.3
 
 cache=${LOCUST_OPERATOR_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/locust-k8s-operator/tools}
-all_tools=(etcd kubernetes kwok helm operator-sdk opm locust node coredns images)
+all_tools=(etcd kubernetes kwok helm operator-sdk opm locust node coredns images gateway-api)
 
 os=linux
 case "$(uname -m)" in
@@ -50,6 +55,7 @@ version_of() {
     node) echo "$KUBERNETES_VERSION" ;;
     coredns) echo "$COREDNS_VERSION" ;;
     images) images_version ;;
+    gateway-api) echo "$GATEWAY_API_VERSION" ;;
     *) echo "unknown tool '$1' (known: ${all_tools[*]})" >&2; return 1 ;;
   esac
 }
@@ -66,7 +72,7 @@ binaries_of() {
     locust) echo "locust" ;;
     node) echo "kubelet kube-proxy" ;;
     coredns) echo "coredns" ;;
-    images) echo "" ;;
+    images | gateway-api) echo "" ;;
   esac
 }
 
@@ -128,6 +134,9 @@ is_complete() {
     [ -f "$dir/images.tsv" ] || return 1
     while IFS=$'\t' read -r _ _ file; do [ -f "$dir/$file" ] || return 1; done <"$dir/images.tsv"
   fi
+  if [ "$1" = gateway-api ]; then
+    for f in $gateway_api_crds; do [ -f "$dir/$f" ] || return 1; done
+  fi
 }
 
 # Whether each program of a complete tool runs (a cache restored onto another machine, a
@@ -159,6 +168,10 @@ print_env() {
     fi
     if [ "$t" = images ]; then
       echo "export TOOL_IMAGES_DIR=\"$(dir_of images)\""
+      continue
+    fi
+    if [ "$t" = gateway-api ]; then
+      echo "export TOOL_GATEWAY_API_DIR=\"$(dir_of gateway-api)\""
       continue
     fi
     path="$path$(dir_of "$t")/bin:"
@@ -242,7 +255,8 @@ download() { # tool tmpdir
     coredns)
       fetch_verified "https://github.com/coredns/coredns/releases/download/v$v/coredns_${v}_${os}_$arch.tgz" "$tmp/coredns.tgz" || return 1
       tar -xzf "$tmp/coredns.tgz" -C "$tmp/bin" ;;
-    locust | images) return 1 ;;
+    # Gateway API publishes no checksum for its install YAML; the Go module is checksummed.
+    locust | images | gateway-api) return 1 ;;
   esac
   chmod +x "$tmp"/bin/*
 }
@@ -362,6 +376,22 @@ build_coredns() {
   local p=github.com/coredns/coredns
   go_build_released "$1" "" "-s -w -X $p/coremain.GitCommit=v$COREDNS_VERSION" "$p" \
     "v$COREDNS_VERSION" "$p" coredns
+}
+
+# The standard-channel CRD files the tests install, from the Go module (the module proxy's
+# download is verified against go.sum's checksum database like any module).
+gateway_api_crds="gateway.networking.k8s.io_httproutes.yaml gateway.networking.k8s.io_gateways.yaml gateway.networking.k8s.io_gatewayclasses.yaml"
+
+build_gateway-api() {
+  local tmp=$1 dir f
+  dir=$(cd "$tmp" && go mod download -json "sigs.k8s.io/gateway-api@v$GATEWAY_API_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$dir" ] || { echo "go mod download of sigs.k8s.io/gateway-api@v$GATEWAY_API_VERSION gave no directory" >&2; return 1; }
+  for f in $gateway_api_crds; do
+    cp "$dir/config/crd/standard/$f" "$tmp/$f"
+    chmod 644 "$tmp/$f"
+  done
+  rmdir "$tmp/bin" 2>/dev/null || true
 }
 
 build_images() {

@@ -29,6 +29,8 @@ mod permissions;
 #[path = "controller/references.rs"]
 mod references;
 mod support;
+#[path = "controller/web_routes.rs"]
+mod web_routes;
 
 use std::process::ExitCode;
 
@@ -62,6 +64,7 @@ use permissions::{
     operator_identity_holds_only_the_generated_rights,
 };
 use references::config_maps_are_waited_for_then_missing_ones_fail_the_test;
+use web_routes::web_ui_routes_are_created_owned_reported_and_collected;
 
 fn main() -> ExitCode {
     support::harness::main(
@@ -85,6 +88,8 @@ fn main() -> ExitCode {
             configuration_environment_reaches_the_jobs_and_metrics_are_served,
             baseline_and_restricted_namespaces_admit_the_pods,
             pod_churn_does_not_blind_the_controller,
+            // Installs the Gateway API HTTPRoute CRD midway; no other test reads CRDs.
+            web_ui_routes_are_created_owned_reported_and_collected,
             // An in-place upgrade from the Go operator 2.3.0 (tests/go_upgrade/).
             running_go_test_is_adopted_and_followed_to_its_end,
             finished_and_deleted_go_tests_are_released,

@@ -235,7 +235,7 @@ const BASE_PATH_SET_ONCE: &str = "!has(self.webUI) || !has(self.webUI.basePath) 
 const BASE_PATH_SET_ONCE_MESSAGE: &str = "spec.master.webUI.basePath may not be combined with --web-base-path in spec.master.command or spec.master.extraArgs: both would set the web UI's path; keep spec.master.webUI.basePath and remove --web-base-path from the command line";
 
 /// The master's web UI.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebUiSpec {
     /// Path prefix the web UI is served under (Locust's `--web-base-path`), for example
@@ -246,6 +246,92 @@ pub struct WebUiSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^(/[A-Za-z0-9._~-]+)+$"), length(max = 256))]
     pub base_path: Option<String>,
+
+    /// An Ingress (networking.k8s.io/v1) the operator creates for the web UI: named like the
+    /// master Service, owned by the test and deleted with it, routing the base path (or `/`) as
+    /// a prefix to the master Service's web-ui port. Created once with the test's other
+    /// children.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<WebUiIngress>,
+
+    /// A Gateway API HTTPRoute (gateway.networking.k8s.io/v1) the operator creates for the web
+    /// UI, attached to the given Gateways: named like the master Service, owned by the test and
+    /// deleted with it, matching the base path (or `/`) as a prefix and forwarding to the master
+    /// Service's web-ui port. Needs the Gateway API CRDs in the cluster; without them the
+    /// WebUIExposed condition says so and the test runs anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_route: Option<WebUiHttpRoute>,
+}
+
+/// DNS host name, optionally with a leading `*.` wildcard label (as Ingress and HTTPRoute take).
+const HOSTNAME_PATTERN: &str =
+    r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// DNS subdomain name (most object names).
+const SUBDOMAIN_PATTERN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// DNS label (namespace names).
+const LABEL_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+
+/// The Ingress for the web UI.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebUiIngress {
+    /// Host the Ingress rule matches, for example `locust.example.com` (a leading `*.` is
+    /// allowed).
+    #[schemars(regex(pattern = HOSTNAME_PATTERN), length(min = 1, max = 253))]
+    pub host: String,
+
+    /// IngressClass to use (`spec.ingressClassName`); the cluster's default class when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = SUBDOMAIN_PATTERN), length(max = 253))]
+    pub class_name: Option<String>,
+
+    /// Secret in the test's namespace holding the TLS certificate for the host; the Ingress
+    /// then serves HTTPS for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = SUBDOMAIN_PATTERN), length(max = 253))]
+    pub tls_secret_name: Option<String>,
+
+    /// Annotations of the Ingress, for the controller that serves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// The HTTPRoute for the web UI.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebUiHttpRoute {
+    /// The Gateways (or their listeners) the route attaches to.
+    #[schemars(length(min = 1, max = 8))]
+    pub parent_refs: Vec<GatewayRef>,
+
+    /// Host names the route matches; every host the Gateway's listener accepts when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 16),
+        inner(regex(pattern = HOSTNAME_PATTERN), length(min = 1, max = 253))
+    )]
+    pub hostnames: Option<Vec<String>>,
+}
+
+/// A Gateway the HTTPRoute attaches to.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayRef {
+    /// Name of the Gateway.
+    #[schemars(regex(pattern = SUBDOMAIN_PATTERN), length(min = 1, max = 253))]
+    pub name: String,
+
+    /// Namespace of the Gateway; the test's namespace when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = LABEL_PATTERN), length(min = 1, max = 63))]
+    pub namespace: Option<String>,
+
+    /// Listener of the Gateway to attach to (its `sectionName`); every listener that allows the
+    /// route when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = SUBDOMAIN_PATTERN), length(min = 1, max = 253))]
+    pub section_name: Option<String>,
 }
 
 /// When the master quits after the test.

@@ -12,6 +12,8 @@ pub mod condition {
     pub const STATS_AVAILABLE: &str = "StatsAvailable";
     /// Whether spec.thresholds are met (only with thresholds).
     pub const THRESHOLDS_MET: &str = "ThresholdsMet";
+    /// Whether the Ingress and HTTPRoute of spec.master.webUI exist (only when asked for).
+    pub const WEB_UI_EXPOSED: &str = "WebUIExposed";
 }
 
 /// Condition reasons and event reasons that are not pod diagnoses. Where one means what a
@@ -60,6 +62,17 @@ pub mod reason {
     pub const THRESHOLDS_BREACHED: &str = "ThresholdsBreached";
     pub const THRESHOLDS_PENDING: &str = "ThresholdsPending";
     pub const THRESHOLDS_UNEVALUATED: &str = "ThresholdsUnevaluated";
+    // Exposing the web UI (exposure.rs).
+    /// WebUIExposed=True, and its event.
+    pub const WEB_UI_EXPOSED: &str = "WebUIExposed";
+    /// WebUIExposed=False: the cluster does not serve the route's API (no Gateway API CRDs).
+    pub const ROUTE_API_MISSING: &str = "RouteAPIMissing";
+    /// WebUIExposed=False: the API server refused the Ingress or HTTPRoute.
+    pub const ROUTE_REJECTED: &str = "RouteRejected";
+    /// WebUIExposed=False: the name is taken by an object that is not this test's.
+    pub const ROUTE_NAME_CONFLICT: &str = "RouteNameConflict";
+    /// WebUIExposed=False: the name is still taken by a deleted test's route; tried again.
+    pub const WAITING_FOR_PREVIOUS_ROUTE: &str = "WaitingForPreviousRoute";
 }
 
 /// An event to publish about the test.

@@ -11,6 +11,7 @@ mod adoption;
 pub mod conditions;
 pub mod diagnosis;
 mod error;
+pub mod exposure;
 pub mod fenced;
 pub mod leader;
 pub mod projection;

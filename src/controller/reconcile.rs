@@ -138,6 +138,15 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
         }
     }
 
+    // The routes to the web UI, once.
+    let exposure = match super::exposure::expose(test, ctx, &namespace, &old).await? {
+        Some((exposure, event)) => {
+            extra_events.push(event);
+            Some(exposure)
+        }
+        None => None,
+    };
+
     // Observe and derive the status.
     let master_name = children.master_job.name_any();
     let worker_name = children.worker_job.name_any();
@@ -185,6 +194,7 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
         pods: pods.iter().map(Arc::as_ref).collect(),
         now,
         grace: ctx.settings.diagnosis_grace,
+        exposure,
         stats: StatsView {
             access: stats.access,
             ui: master_web_ui(&test.spec),

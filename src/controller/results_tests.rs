@@ -97,6 +97,7 @@ impl<'a> Case<'a> {
             pods: self.pods.clone(),
             now: at(self.now),
             grace: Duration::from_secs(120),
+            exposure: None,
             stats: StatsView {
                 access: Access::ApiServerProxy,
                 ui: self.ui.clone(),

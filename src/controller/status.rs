@@ -13,6 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::conditions::{EventNote, condition, reason};
 use super::diagnosis::{self, Diagnosis, reason as pod_reason, role_of};
+use super::exposure::Exposure;
 use super::results::{self, StatsView};
 use crate::api::names::Role;
 use crate::api::v2::{LocustTestStatus, Phase};
@@ -38,6 +39,8 @@ pub struct Observed<'a> {
     pub pods: Vec<&'a Pod>,
     pub now: Timestamp,
     pub grace: Duration,
+    /// How exposing the web UI went this round, when it was tried (exposure.rs).
+    pub exposure: Option<Exposure>,
     /// What the operator read from the master.
     pub stats: StatsView<'a>,
 }
@@ -55,6 +58,7 @@ impl Observed<'_> {
             pods: Vec::new(),
             now,
             grace: Duration::ZERO,
+            exposure: None,
             stats: StatsView::off(WebUi::default()),
         }
     }
@@ -85,6 +89,17 @@ pub fn derive(old: &LocustTestStatus, seen: &Observed<'_>) -> Outcome {
         reason::RESOURCES_CREATED,
         "the master Service, master Job and worker Job exist".to_string(),
     );
+
+    if let Some(exposure) = &seen.exposure {
+        set_condition(
+            &mut status,
+            seen,
+            condition::WEB_UI_EXPOSED,
+            exposure.exposed,
+            exposure.reason,
+            exposure.message.clone(),
+        );
+    }
 
     let diagnosis = diagnosis::diagnose(&seen.pods, now, seen.grace);
     let master_running = running_pods(seen, Role::Master) > 0;

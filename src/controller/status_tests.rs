@@ -40,6 +40,7 @@ fn observed<'a>(
         pods,
         now: now(),
         grace: GRACE,
+        exposure: None,
         stats: StatsView::off(WebUi::default()),
     }
 }

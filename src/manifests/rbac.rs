@@ -179,6 +179,22 @@ pub fn controller_rules() -> Vec<Rule> {
             &["get", "list", "watch", "create", "patch"],
         ),
         rule(
+            "create the Ingress that exposes a test's web UI when spec.master.webUI.ingress asks for one (owned by the test), and read it after a 409 to tell whose the name is",
+            When::Always,
+            &["networking.k8s.io"],
+            &["ingresses"],
+            &[],
+            &["get", "create"],
+        ),
+        rule(
+            "create the Gateway API HTTPRoute that exposes a test's web UI when spec.master.webUI.httpRoute asks for one (owned by the test), and read it after a 409 to tell whose the name is",
+            When::Always,
+            &["gateway.networking.k8s.io"],
+            &["httproutes"],
+            &[],
+            &["get", "create"],
+        ),
+        rule(
             "store the report of a finished test in a ConfigMap owned by the test (server-side apply)",
             When::Always,
             &[""],

@@ -18,6 +18,7 @@ mod pod;
 pub mod report;
 mod service;
 mod volumes;
+pub mod web_route;
 pub mod web_ui;
 
 #[cfg(test)]

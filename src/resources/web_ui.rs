@@ -184,6 +184,7 @@ mod tests {
         );
         with_field.master.web_ui = Some(crate::api::v2::WebUiSpec {
             base_path: Some("/load/shop".to_string()),
+            ..Default::default()
         });
         let ui = master_web_ui(&with_field);
         assert_eq!(ui.path("/stats/requests"), "/load/shop/stats/requests");

@@ -164,7 +164,7 @@ pub fn master() -> BoxedStrategy<v2::MasterSpec> {
         maybe(any::<bool>()),
         maybe((maybe(any::<bool>()), maybe(0..3600i32))),
         maybe(vec(text(), 0..3)),
-        maybe(maybe("(/[a-z0-9._-]{1,8}){1,3}".boxed())),
+        maybe(web_ui()),
     )
         .prop_map(
             |(command, resources, labels, annotations, autostart, autoquit, extra_args, web_ui)| {
@@ -177,10 +177,48 @@ pub fn master() -> BoxedStrategy<v2::MasterSpec> {
                     autoquit: autoquit
                         .map(|(enabled, timeout)| v2::AutoquitSpec { enabled, timeout }),
                     extra_args,
-                    web_ui: web_ui.map(|base_path| v2::WebUiSpec { base_path }),
+                    web_ui,
                 }
             },
         )
+        .boxed()
+}
+
+fn web_ui() -> BoxedStrategy<v2::WebUiSpec> {
+    let host = || "[a-z]{1,6}(\\.[a-z]{1,6}){0,2}".boxed();
+    let ingress = (host(), maybe(name()), maybe(name()), maybe(string_map())).prop_map(
+        |(host, class_name, tls_secret_name, annotations)| v2::WebUiIngress {
+            host,
+            class_name,
+            tls_secret_name,
+            annotations,
+        },
+    );
+    let parent =
+        (name(), maybe(name()), maybe(name())).prop_map(|(name, namespace, section_name)| {
+            v2::GatewayRef {
+                name,
+                namespace,
+                section_name,
+            }
+        });
+    let route =
+        (vec(parent, 1..3), maybe(vec(host(), 0..3))).prop_map(|(parent_refs, hostnames)| {
+            v2::WebUiHttpRoute {
+                parent_refs,
+                hostnames,
+            }
+        });
+    (
+        maybe("(/[a-z0-9._-]{1,8}){1,3}".boxed()),
+        maybe(ingress),
+        maybe(route),
+    )
+        .prop_map(|(base_path, ingress, http_route)| v2::WebUiSpec {
+            base_path,
+            ingress,
+            http_route,
+        })
         .boxed()
 }
 

@@ -203,6 +203,7 @@ fn reader_follows_a_real_test_to_its_final_result_and_report() {
         pods: Vec::new(),
         now: Timestamp::now(),
         grace: Duration::from_secs(120),
+        exposure: None,
         stats: StatsView {
             access: Access::Direct,
             ui: master_web_ui(&test.spec),

@@ -93,6 +93,18 @@ pub fn spec_descriptors() -> Vec<Value> {
             &[TEXT, ADVANCED],
         ),
         descriptor(
+            "master.webUI.ingress.host",
+            "Web UI Ingress host",
+            "Host of an Ingress the operator creates for the web UI (owned by the test, deleted with it); the path is the base path or /",
+            &[TEXT, ADVANCED],
+        ),
+        descriptor(
+            "master.webUI.ingress.className",
+            "Web UI IngressClass",
+            "IngressClass of that Ingress; the cluster's default class when empty",
+            &[TEXT, ADVANCED],
+        ),
+        descriptor(
             "worker.processes",
             "Processes per worker",
             "Locust worker processes in each worker pod (--processes), 1 to 64; each uses about one CPU core, so size the worker resources for all of them",
