@@ -76,13 +76,11 @@ pub async fn operator_identity_holds_only_the_generated_rights(cluster: &'static
 
 pub async fn baseline_and_restricted_namespaces_admit_the_pods(cluster: &'static Cluster) {
     let (ns, identity) = prepare(cluster, "pss").await;
-    let _operator = {
-        let mut options = OperatorOptions::new(&identity.kubeconfig, &ns);
-        options.watch_namespace = None;
-        let mut operator = OperatorProcess::start(cluster, &format!("{ns}-operator"), &options);
-        operator.wait_ready().await;
-        operator
-    };
+    // One operator per target namespace, not one watching every namespace: the tests of this
+    // binary run side by side, and an operator on all namespaces would make their tests'
+    // children too (CI: a Job without the JOB_TTL_SECONDS_AFTER_FINISHED another test's
+    // operator was started with).
+    let mut operators = Vec::new();
     let namespaces = Api::<Namespace>::all(cluster.client());
     let mut cases = Vec::new();
     for (level, security) in [
@@ -113,6 +111,11 @@ pub async fn baseline_and_restricted_namespaces_admit_the_pods(cluster: &'static
             )
             .await
             .unwrap();
+        let mut options = OperatorOptions::new(&identity.kubeconfig, &ns);
+        options.watch_namespace = Some(&target);
+        let mut operator = OperatorProcess::start(cluster, &format!("{target}-operator"), &options);
+        operator.wait_ready().await;
+        operators.push(operator);
         let mut test = locust_test("secure", 1, "1h", "1h");
         if let Some(security) = security {
             test["spec"]["security"] = security;
