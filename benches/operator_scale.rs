@@ -86,6 +86,28 @@ fn rss_mib(pid: u32, key: &str) -> f64 {
         / 1024.0
 }
 
+/// Resident MiB of the mappings of `pid` backed by the file `path` (e.g. its binary's code).
+fn rss_of_file_mib(pid: u32, path: &str) -> f64 {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut inside = false;
+    let mut kib = 0.0;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or_default();
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's header: "start-end perms offset dev inode path".
+            inside = line.split_whitespace().nth(5) == Some(path);
+        } else if inside && let Some(v) = line.strip_prefix("Rss:") {
+            kib += v
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .unwrap_or(0.0);
+        }
+    }
+    kib / 1024.0
+}
+
 /// The samples of metric `name` in the API server's `/metrics` text: labels and value.
 fn samples<'a>(text: &'a str, name: &str) -> Vec<(BTreeMap<&'a str, &'a str>, f64)> {
     let prefix = format!("{name}{{");
@@ -404,6 +426,19 @@ async fn run(cluster: &Cluster, n: usize, unrelated: Option<usize>) {
     let pid = operator.pid();
     let idle_rss = rss_mib(pid, "VmRSS:");
     let idle_hwm = rss_mib(pid, "VmHWM:");
+    // What the idle RSS is: anonymous memory (heap, stacks) and file pages (the binary's text).
+    let idle_parts = format!(
+        "anon {:.1} MiB, file {:.1} MiB of which the operator binary {:.1}, {} threads",
+        rss_mib(pid, "RssAnon:"),
+        rss_mib(pid, "RssFile:"),
+        rss_of_file_mib(pid, env!("CARGO_BIN_EXE_locust-k8s-operator")),
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .map(str::trim)
+            .unwrap_or("?")
+    );
     let cpu_before = cpu_seconds(pid);
     let text = metrics_text(&client).await;
     let (requests_before, flow_before) = (requests(&text), flow_control(&text));
@@ -442,7 +477,9 @@ async fn run(cluster: &Cluster, n: usize, unrelated: Option<usize>) {
             ),
             (
                 "RSS idle / peak",
-                format!("{idle_rss:.1} / {peak_rss:.1} MiB (peak before the burst {idle_hwm:.1})"),
+                format!(
+                    "{idle_rss:.1} / {peak_rss:.1} MiB (peak before the burst {idle_hwm:.1}; idle: {idle_parts})"
+                ),
             ),
             ("operator CPU", format!("{cpu:.2} s")),
             ("reads (GET/LIST/WATCH)", format!("{burst_reads:?}")),
@@ -457,7 +494,7 @@ async fn run(cluster: &Cluster, n: usize, unrelated: Option<usize>) {
                "unrelated": unrelated, "unrelated_created_s": unrelated_s, "env": extra_env,
                "ready_s": ready_after.as_secs_f64(),
                "created_s": created.as_secs_f64(), "children_behind_s": behind.as_secs_f64(),
-               "rss_idle_mib": idle_rss, "rss_idle_peak_mib": idle_hwm,
+               "rss_idle_mib": idle_rss, "rss_idle_peak_mib": idle_hwm, "rss_idle_parts": idle_parts,
                "rss_peak_mib": peak_rss, "cpu_s": cpu,
                "writes": burst_writes, "reads": burst_reads,
                "requests": burst_requests, "flow_control": burst_flow})
@@ -475,6 +512,9 @@ async fn run(cluster: &Cluster, n: usize, unrelated: Option<usize>) {
     let started = Instant::now();
     let made_before = children_made(cluster, &ns);
     operator.wait_ready().await;
+    // The peak until the caches synced: the initial LISTs, before any reconcile.
+    let synced_hwm = rss_mib(operator.pid(), "VmHWM:");
+    let synced_after = started.elapsed();
     let done = wait_children(cluster, &ns, made_before + 3 * n, bound).await;
     let took = done.duration_since(started);
     stop.send(true).unwrap();
@@ -516,7 +556,13 @@ async fn run(cluster: &Cluster, n: usize, unrelated: Option<usize>) {
                     rates.len()
                 ),
             ),
-            ("RSS peak", format!("{peak_rss:.1} MiB")),
+            (
+                "RSS peak",
+                format!(
+                    "{peak_rss:.1} MiB (until the caches synced, {:.2} s: {synced_hwm:.1})",
+                    synced_after.as_secs_f64()
+                ),
+            ),
             ("operator CPU", format!("{cpu:.2} s")),
             ("reads (GET/LIST/WATCH)", format!("{catch_up_reads:?}")),
         ],
@@ -529,6 +575,7 @@ async fn run(cluster: &Cluster, n: usize, unrelated: Option<usize>) {
         json!({"bench": "operator_scale", "scenario": "catch-up", "tests": n,
                "unrelated": unrelated, "env": extra_env,
                "children_s": took.as_secs_f64(), "rss_peak_mib": peak_rss, "cpu_s": cpu,
+               "synced_s": synced_after.as_secs_f64(), "rss_synced_peak_mib": synced_hwm,
                "rps_peak": rps_peak, "rps_mean": rps_mean, "rps_windows": rates,
                "writes": catch_up_writes, "reads": catch_up_reads,
                "requests": catch_up_requests, "flow_control": catch_up_flow})

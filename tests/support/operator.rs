@@ -154,7 +154,19 @@ impl OperatorProcess {
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_locust-k8s-operator"));
+        let binary = env!("CARGO_BIN_EXE_locust-k8s-operator");
+        // LOCUST_TEST_OPERATOR_WRAPPER="heaptrack -o /tmp/ht" runs the operator under a
+        // profiler: the wrapper's words, then the binary and its arguments.
+        let wrapper = std::env::var("LOCUST_TEST_OPERATOR_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut command = Command::new(program);
+                command.args(words).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
         command
             .arg("run")
             .arg("--kubeconfig")
