@@ -1,0 +1,200 @@
+//! A schedule's runs: their names, the LocustTest built from the template, and how the planner
+//! sees an existing run.
+//!
+//! Names are deterministic, so a restart never starts a run twice (a create answered 409 means
+//! it exists): `<schedule>-<unix minutes of the scheduled time>` for scheduled runs, like a
+//! CronJob's Jobs, and `<schedule>-m<hash of the trigger value>` for manual runs.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use kube::api::ObjectMeta;
+use kube::{Resource, ResourceExt};
+
+use super::plan::{NewRun, RunView, Start};
+use crate::api::names::{ANNOTATION_SCHEDULED_AT, ANNOTATION_TRIGGER, LABEL_SCHEDULE};
+use crate::api::schedule::LocustTestSchedule;
+use crate::api::v2::LocustTest;
+
+/// Why a run could not be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    #[error("the LocustTestSchedule has no metadata.{0}")]
+    MissingMetadata(&'static str),
+}
+
+/// `<schedule>-<unix minutes>` of a scheduled run.
+pub fn scheduled_run_name(schedule: &str, scheduled: Timestamp) -> String {
+    format!("{schedule}-{}", scheduled.as_second().div_euclid(60))
+}
+
+/// `<schedule>-m<8 hex digits>` of a manual run: a hash of the trigger value, so the same
+/// value names the same run after a restart.
+pub fn manual_run_name(schedule: &str, trigger: &str) -> String {
+    format!("{schedule}-m{:08x}", fnv1a(trigger.as_bytes()))
+}
+
+/// 32-bit FNV-1a: short, stable across releases and platforms.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// The LocustTest of `run`: the template's spec, labels and annotations, the schedule label,
+/// the scheduled time or trigger value, and the schedule as controller owner (deleting the
+/// schedule deletes its runs). `extra_annotations` come last (the baseline).
+pub fn build_run(
+    schedule: &LocustTestSchedule,
+    run: &NewRun,
+    extra_annotations: BTreeMap<String, String>,
+) -> Result<LocustTest, RunError> {
+    let namespace = schedule
+        .namespace()
+        .ok_or(RunError::MissingMetadata("namespace"))?;
+    let owner = schedule
+        .controller_owner_ref(&())
+        .ok_or(RunError::MissingMetadata("uid"))?;
+    let template = schedule.spec.template.metadata.clone().unwrap_or_default();
+    let mut labels = template.labels.unwrap_or_default();
+    labels.insert(LABEL_SCHEDULE.to_string(), schedule.name_any());
+    let mut annotations = template.annotations.unwrap_or_default();
+    // A template must not pass a trigger or scheduled time of its own.
+    annotations.remove(ANNOTATION_TRIGGER);
+    annotations.remove(ANNOTATION_SCHEDULED_AT);
+    match &run.start {
+        Start::Scheduled(at) => {
+            annotations.insert(ANNOTATION_SCHEDULED_AT.to_string(), at.to_string())
+        }
+        Start::Manual(value) => annotations.insert(ANNOTATION_TRIGGER.to_string(), value.clone()),
+    };
+    annotations.extend(extra_annotations);
+    let mut test = LocustTest::new(&run.name, schedule.spec.template.spec.clone());
+    test.metadata = ObjectMeta {
+        name: Some(run.name.clone()),
+        namespace: Some(namespace),
+        labels: Some(labels),
+        annotations: Some(annotations),
+        owner_references: Some(vec![owner]),
+        ..ObjectMeta::default()
+    };
+    Ok(test)
+}
+
+/// Whether `test` is a run of `schedule`: labelled with its name and controlled by it (a
+/// LocustTest a user labelled by hand is not pruned).
+pub fn is_run_of(test: &LocustTest, schedule: &LocustTestSchedule) -> bool {
+    test.namespace() == schedule.namespace()
+        && test.labels().get(LABEL_SCHEDULE) == Some(&schedule.name_any())
+        && test
+            .owner_references()
+            .iter()
+            .any(|o| o.controller == Some(true) && Some(&o.uid) == schedule.metadata.uid.as_ref())
+}
+
+/// How the planner sees a run.
+pub fn view(test: &LocustTest) -> RunView {
+    let annotations = test.annotations();
+    RunView {
+        name: test.name_any(),
+        phase: test.status.as_ref().and_then(|s| s.phase),
+        created: test
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map_or(Timestamp::UNIX_EPOCH, |t| t.0),
+        scheduled_at: annotations
+            .get(ANNOTATION_SCHEDULED_AT)
+            .and_then(|t| t.parse().ok()),
+        trigger: annotations.get(ANNOTATION_TRIGGER).cloned(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::names::{MAX_NAME_LENGTH, MAX_SCHEDULE_NAME_LENGTH};
+    use crate::manifests::sample_schedule;
+
+    fn schedule() -> LocustTestSchedule {
+        let mut schedule = sample_schedule();
+        schedule.metadata.namespace = Some("load".to_string());
+        schedule.metadata.uid = Some("uid-1".to_string());
+        schedule.spec.template.metadata = Some(crate::api::schedule::TemplateMetadata {
+            labels: Some(BTreeMap::from([("team".to_string(), "shop".to_string())])),
+            annotations: Some(BTreeMap::from([(
+                ANNOTATION_TRIGGER.to_string(),
+                "from-template".to_string(),
+            )])),
+        });
+        schedule
+    }
+
+    #[test]
+    fn names_are_deterministic_and_fit_a_test_name() {
+        let at: Timestamp = "2026-03-01T03:00:00Z".parse().unwrap();
+        assert_eq!(scheduled_run_name("nightly", at), "nightly-29538900");
+        assert_eq!(
+            manual_run_name("nightly", "1"),
+            manual_run_name("nightly", "1")
+        );
+        assert_ne!(
+            manual_run_name("nightly", "1"),
+            manual_run_name("nightly", "2")
+        );
+        let longest = "a".repeat(MAX_SCHEDULE_NAME_LENGTH);
+        let far: Timestamp = "9999-12-30T00:00:00Z".parse().unwrap();
+        assert!(scheduled_run_name(&longest, far).len() <= MAX_NAME_LENGTH);
+        assert!(manual_run_name(&longest, "x").len() <= MAX_NAME_LENGTH);
+    }
+
+    #[test]
+    fn run_is_owned_labelled_and_annotated() {
+        let schedule = schedule();
+        let at: Timestamp = "2026-03-01T02:00:00Z".parse().unwrap();
+        let run = NewRun {
+            name: scheduled_run_name("nightly", at),
+            start: Start::Scheduled(at),
+        };
+        let test = build_run(&schedule, &run, BTreeMap::new()).unwrap();
+        assert_eq!(test.metadata.namespace.as_deref(), Some("load"));
+        assert_eq!(test.labels()[LABEL_SCHEDULE], "nightly");
+        assert_eq!(test.labels()["team"], "shop");
+        assert_eq!(
+            test.annotations()[ANNOTATION_SCHEDULED_AT],
+            "2026-03-01T02:00:00Z"
+        );
+        assert!(!test.annotations().contains_key(ANNOTATION_TRIGGER));
+        let owner = &test.owner_references()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str(), owner.controller),
+            ("LocustTestSchedule", "nightly", Some(true))
+        );
+        assert_eq!(test.spec, schedule.spec.template.spec);
+        assert!(is_run_of(&test, &schedule));
+        let view = view(&test);
+        assert_eq!(view.scheduled_at, Some(at));
+        assert_eq!(view.trigger, None);
+
+        let manual = NewRun {
+            name: manual_run_name("nightly", "now"),
+            start: Start::Manual("now".to_string()),
+        };
+        let test = build_run(&schedule, &manual, BTreeMap::new()).unwrap();
+        assert_eq!(test.annotations()[ANNOTATION_TRIGGER], "now");
+        assert_eq!(super::view(&test).trigger.as_deref(), Some("now"));
+    }
+
+    #[test]
+    fn a_test_labelled_by_hand_is_not_a_run() {
+        let schedule = schedule();
+        let mut test = LocustTest::new("stray", schedule.spec.template.spec.clone());
+        test.metadata.namespace = Some("load".to_string());
+        test.metadata.labels = Some(BTreeMap::from([(
+            LABEL_SCHEDULE.to_string(),
+            "nightly".to_string(),
+        )]));
+        assert!(!is_run_of(&test, &schedule));
+    }
+}
