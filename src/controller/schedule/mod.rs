@@ -11,6 +11,7 @@
 
 pub mod plan;
 pub mod run;
+pub mod run_names;
 pub mod status;
 
 use std::collections::BTreeMap;

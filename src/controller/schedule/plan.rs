@@ -10,7 +10,7 @@ use crate::api::cron::CronSchedule;
 use crate::api::schedule::{ConcurrencyPolicy, LocustTestScheduleSpec};
 use crate::api::status::Phase;
 
-use super::run::{manual_run_name, scheduled_run_name};
+use super::run_names::{manual_run_name, scheduled_run_name};
 
 /// Missed times counted before the count stops (reported only).
 const MISSED_COUNT_CAP: usize = 100;

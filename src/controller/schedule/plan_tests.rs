@@ -1,18 +1,22 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
-use crate::manifests::sample_schedule;
 
 fn at(text: &str) -> Timestamp {
     text.parse().unwrap()
 }
 
+/// A schedule spec with the defaults, in UTC.
 fn spec(pattern: &str) -> LocustTestScheduleSpec {
-    let mut spec = sample_schedule().spec;
-    spec.schedule = pattern.to_string();
-    spec.time_zone = None;
-    spec.starting_deadline_seconds = None;
-    spec
+    serde_json::from_value(serde_json::json!({
+        "schedule": pattern,
+        "template": {"spec": {
+            "image": "locustio/locust:2.43.3",
+            "master": {"command": "--locustfile /lotest/src/locustfile.py"},
+            "worker": {"command": "--locustfile /lotest/src/locustfile.py", "replicas": 1},
+        }},
+    }))
+    .unwrap()
 }
 
 fn run(name: &str, phase: Option<Phase>, created: &str) -> RunView {
