@@ -28,6 +28,8 @@ mod lifecycle;
 mod permissions;
 #[path = "controller/references.rs"]
 mod references;
+#[path = "controller/schedules.rs"]
+mod schedules;
 mod support;
 
 use std::process::ExitCode;
@@ -62,6 +64,10 @@ use permissions::{
     operator_identity_holds_only_the_generated_rights,
 };
 use references::config_maps_are_waited_for_then_missing_ones_fail_the_test;
+use schedules::{
+    schedule_trigger_runs_are_owned_labelled_forbidden_to_overlap_and_pruned,
+    suspended_schedule_starts_nothing_then_catches_up_and_bad_patterns_are_reported,
+};
 
 fn main() -> ExitCode {
     support::harness::main(
@@ -85,6 +91,9 @@ fn main() -> ExitCode {
             configuration_environment_reaches_the_jobs_and_metrics_are_served,
             baseline_and_restricted_namespaces_admit_the_pods,
             pod_churn_does_not_blind_the_controller,
+            // LocustTestSchedules (tests/controller/schedules.rs).
+            schedule_trigger_runs_are_owned_labelled_forbidden_to_overlap_and_pruned,
+            suspended_schedule_starts_nothing_then_catches_up_and_bad_patterns_are_reported,
             // An in-place upgrade from the Go operator 2.3.0 (tests/go_upgrade/).
             running_go_test_is_adopted_and_followed_to_its_end,
             finished_and_deleted_go_tests_are_released,
