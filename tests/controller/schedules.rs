@@ -367,3 +367,89 @@ pub async fn suspended_schedule_starts_nothing_then_catches_up_and_bad_patterns_
     let next = status.next_schedule_time.unwrap().0;
     assert!(next > scheduled && next.as_second() % 60 == 0, "{next}");
 }
+
+pub async fn schedule_passes_its_last_succeeded_runs_figures_as_the_baseline(
+    cluster: &'static Cluster,
+) {
+    let (ns, identity) = prepare_schedules(cluster, "schedule-baseline").await;
+    let _operator = start_operator(cluster, &ns, &identity, "2m").await;
+    let mut relative = schedule("perf", "0 0 1 1 *", "3s", json!({}));
+    relative.spec.template.spec.thresholds = Some(
+        serde_json::from_value(json!({"baseline": {
+            "maxP95ResponseTimeRatio": 1.2, "minRequestsPerSecondRatio": 0.9,
+        }}))
+        .unwrap(),
+    );
+    schedules_api(cluster, &ns)
+        .create(&PostParams::default(), &relative)
+        .await
+        .unwrap();
+
+    // The first run has no earlier run: no reference (its relative limits pass, saying so).
+    trigger(cluster, &ns, "perf", "1").await;
+    let first = wait::until_ok("the first run", Duration::from_secs(60), async || {
+        let runs = runs_of(cluster, &ns, "perf").await;
+        runs.first().cloned().ok_or_else(|| "no run".to_string())
+    })
+    .await;
+    let baseline = |test: &LocustTest| {
+        test.spec
+            .thresholds
+            .as_ref()
+            .and_then(|t| t.baseline.clone())
+            .unwrap()
+    };
+    assert_eq!(baseline(&first).reference, None);
+    assert_eq!(baseline(&first).max_p95_response_time_ratio, Some(1.2));
+
+    // It ends (kwok runs no Locust, so its thresholds go unevaluated); then it is given the
+    // figures a real master would have reported, as a succeeded run.
+    let name = first.name_any();
+    wait::until_ok(
+        "the first run to end",
+        Duration::from_secs(90),
+        async || {
+            let test = tests_api(cluster, &ns)
+                .get(&name)
+                .await
+                .map_err(|e| e.to_string())?;
+            match phase_of(&test) {
+                Some(p) if p.is_terminal() => Ok(()),
+                other => Err(format!("phase {other:?}")),
+            }
+        },
+    )
+    .await;
+    tests_api(cluster, &ns)
+        .patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Succeeded", "result": {
+                "p95ResponseTime": 250.0, "requestsPerSecond": 40.0, "averageResponseTime": 120.0,
+            }}})),
+        )
+        .await
+        .unwrap();
+    wait_status(cluster, &ns, "perf", "the first run as last success", |s| {
+        s.status
+            .as_ref()
+            .is_some_and(|st| st.last_successful_run.as_deref() == Some(name.as_str()))
+    })
+    .await;
+
+    // The next run carries those figures as its reference.
+    trigger(cluster, &ns, "perf", "2").await;
+    let second = wait::until_ok("the second run", Duration::from_secs(60), async || {
+        let runs = runs_of(cluster, &ns, "perf").await;
+        runs.into_iter()
+            .find(|t| t.name_any() != name)
+            .ok_or_else(|| "no second run".to_string())
+    })
+    .await;
+    let reference = baseline(&second).reference.unwrap();
+    assert_eq!(reference.run.as_deref(), Some(name.as_str()));
+    assert_eq!(reference.p95_response_time, Some(250.0));
+    assert_eq!(reference.requests_per_second, Some(40.0));
+    assert_eq!(reference.average_response_time, Some(120.0));
+    assert_eq!(reference.p99_response_time, None);
+}

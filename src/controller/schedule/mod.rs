@@ -14,7 +14,6 @@ pub mod run;
 pub mod run_names;
 pub mod status;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,7 +38,7 @@ use crate::api::schedule::{LocustTestSchedule, LocustTestScheduleStatus};
 use crate::api::v2::LocustTest;
 use crate::telemetry::Metrics;
 use plan::{Inputs, Plan, plan};
-use run::{build_run, is_run_of, view};
+use run::{baseline_of, build_run, is_run_of, view};
 use status::{Readiness, derive, events, readiness};
 
 /// How long a failed reconcile waits before the next try.
@@ -194,7 +193,7 @@ async fn reconcile(
     }
     let mut ready = readiness(spec.suspended(), &plan);
     if let Some(new) = plan.create.clone() {
-        let test = build_run(&schedule, &new, BTreeMap::new())
+        let test = build_run(&schedule, &new, baseline_of(&runs))
             .map_err(|_| Error::MissingMetadata("uid"))?;
         ctx.may_write()?;
         let params = PostParams {
