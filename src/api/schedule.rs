@@ -59,9 +59,10 @@ pub const MAX_HISTORY_LIMIT: i32 = 100;
         json_path = ".status.lastRun.phase",
         description = "Phase of the newest run"
     ),
+    // A string, not a date: kubectl shows a date as an age, and a time to come as <invalid>.
     printcolumn(
         name = "Next",
-        type_ = "date",
+        type_ = "string",
         json_path = ".status.nextScheduleTime",
         description = "When the next run is due"
     ),
