@@ -260,6 +260,32 @@ pub async fn schedule_trigger_runs_are_owned_labelled_forbidden_to_overlap_and_p
     assert_eq!(status.last_run.map(|r| r.name), Some(second.clone()));
     let reasons = event_reasons(cluster, &ns, "nightly").await;
     assert!(reasons.contains("RunStarted"), "{reasons:?}");
+    // The commands docs/schedules.md shows.
+    for args in [
+        vec![
+            "get",
+            "lotest",
+            "-n",
+            &ns,
+            "-l",
+            "locust.io/schedule=nightly",
+            "-o",
+            "name",
+        ],
+        vec!["get", "lotestsched", "-n", &ns],
+    ] {
+        let out = cluster.run_kubectl(&args, None);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains(&second) && !text.contains(&first),
+            "kubectl {args:?}:\n{text}"
+        );
+    }
 
     // Deleting the schedule deletes its runs (garbage collection of owned objects).
     schedules_api(cluster, &ns)
