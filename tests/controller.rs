@@ -67,7 +67,7 @@ use references::config_maps_are_waited_for_then_missing_ones_fail_the_test;
 use schedules::{
     schedule_passes_its_last_succeeded_runs_figures_as_the_baseline,
     schedule_trigger_runs_are_owned_labelled_forbidden_to_overlap_and_pruned,
-    suspended_schedule_starts_nothing_then_catches_up_and_bad_patterns_are_reported,
+    suspended_schedule_catches_up_and_bad_patterns_and_refused_runs_are_reported,
 };
 
 fn main() -> ExitCode {
@@ -94,7 +94,7 @@ fn main() -> ExitCode {
             pod_churn_does_not_blind_the_controller,
             // LocustTestSchedules (tests/controller/schedules.rs).
             schedule_trigger_runs_are_owned_labelled_forbidden_to_overlap_and_pruned,
-            suspended_schedule_starts_nothing_then_catches_up_and_bad_patterns_are_reported,
+            suspended_schedule_catches_up_and_bad_patterns_and_refused_runs_are_reported,
             schedule_passes_its_last_succeeded_runs_figures_as_the_baseline,
             // An in-place upgrade from the Go operator 2.3.0 (tests/go_upgrade/).
             running_go_test_is_adopted_and_followed_to_its_end,

@@ -1,12 +1,14 @@
 //! LocustTestSchedules under the operator: a manual trigger starts a run owned and labelled by
 //! its schedule; Forbid skips a trigger while a run is active; the oldest finished run is
 //! pruned; a suspended schedule starts nothing until resumed, then catches up the missed time;
-//! an invalid pattern is a condition; deleting the schedule deletes its runs.
+//! an invalid pattern and a run the API server refuses are conditions; deleting the schedule
+//! deletes its runs; the last succeeded run's figures become the next run's baseline.
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use locust_operator::api::names::{ANNOTATION_SCHEDULED_AT, LABEL_SCHEDULE};
 use locust_operator::api::schedule::LocustTestSchedule;
+use locust_operator::controller::schedule::run_names::manual_run_name;
 
 use crate::common::*;
 
@@ -295,7 +297,7 @@ pub async fn schedule_trigger_runs_are_owned_labelled_forbidden_to_overlap_and_p
     wait_runs(cluster, &ns, "nightly", &[]).await;
 }
 
-pub async fn suspended_schedule_starts_nothing_then_catches_up_and_bad_patterns_are_reported(
+pub async fn suspended_schedule_catches_up_and_bad_patterns_and_refused_runs_are_reported(
     cluster: &'static Cluster,
 ) {
     let (ns, identity) = prepare_schedules(cluster, "schedule-suspend").await;
@@ -347,6 +349,36 @@ pub async fn suspended_schedule_starts_nothing_then_catches_up_and_bad_patterns_
         assert_eq!(runs_of(cluster, &ns, name).await.len(), 0);
     }
 
+    // A template the schedule's CRD admits but the API server refuses as a run: a volume
+    // named <run>-master (a rule on the LocustTest's root, which knows the run's name).
+    let run = manual_run_name("rejected", "1");
+    let mut rejected = schedule("rejected", "0 0 1 1 *", "5s", json!({}));
+    rejected.spec.template.spec.volumes = Some(vec![
+        serde_json::from_value(json!({"name": format!("{run}-master"), "emptyDir": {}})).unwrap(),
+    ]);
+    api.create(&PostParams::default(), &rejected).await.unwrap();
+    trigger(cluster, &ns, "rejected", "1").await;
+    let refused = wait_status(cluster, &ns, "rejected", "the RunRejected condition", |s| {
+        ready_condition(s).is_some_and(|c| c.reason == "RunRejected")
+            && s.status
+                .as_ref()
+                .is_some_and(|st| st.last_trigger.as_deref() == Some("1"))
+    })
+    .await;
+    let condition = ready_condition(&refused).unwrap();
+    assert_eq!(condition.status, "False");
+    assert!(
+        condition.message.contains(&run) && condition.message.contains("a volume may not be named"),
+        "{}",
+        condition.message
+    );
+    assert_eq!(runs_of(cluster, &ns, "rejected").await.len(), 0);
+    assert!(
+        event_reasons(cluster, &ns, "rejected")
+            .await
+            .contains("RunRejected")
+    );
+
     // A minute boundary passes while suspended: nothing starts.
     let boundary = Timestamp::from_second((since.as_second().div_euclid(60) + 1) * 60).unwrap();
     wait::until(
@@ -356,6 +388,12 @@ pub async fn suspended_schedule_starts_nothing_then_catches_up_and_bad_patterns_
     )
     .await;
     assert_eq!(runs_of(cluster, &ns, "minutely").await.len(), 0);
+    // Later reconciles (the schedule's own status writes, the requeue) kept the refusal.
+    let still = api.get("rejected").await.unwrap();
+    assert_eq!(
+        ready_condition(&still).map(|c| c.reason),
+        Some("RunRejected".to_string())
+    );
 
     // Resumed without a starting deadline: the missed time starts at once, named after it.
     api.patch(

@@ -33,13 +33,13 @@ use super::conditions::{EventNote, reason};
 use super::leader::Fence;
 use super::{Error, api};
 use crate::api::cron::CronSchedule;
-use crate::api::names::{FIELD_MANAGER, LABEL_SCHEDULE};
+use crate::api::names::{ANNOTATION_TRIGGER, FIELD_MANAGER, LABEL_SCHEDULE};
 use crate::api::schedule::{LocustTestSchedule, LocustTestScheduleStatus};
 use crate::api::v2::LocustTest;
 use crate::telemetry::Metrics;
 use plan::{Inputs, Plan, plan};
-use run::{baseline_of, build_run, is_run_of, view};
-use status::{Readiness, derive, events, readiness};
+use run::{RunError, baseline_of, build_run, is_run_of, view};
+use status::{Readiness, derive, events, kept_rejection, readiness};
 
 /// How long a failed reconcile waits before the next try.
 const RETRY: Duration = Duration::from_secs(15);
@@ -134,7 +134,7 @@ async fn reconcile(
 ) -> Result<Action, Error> {
     let namespace = schedule
         .namespace()
-        .ok_or(Error::MissingMetadata("namespace"))?;
+        .ok_or(Error::ScheduleMetadata("namespace"))?;
     if schedule.metadata.deletion_timestamp.is_some() {
         // Garbage collection deletes the runs.
         return Ok(Action::await_change());
@@ -180,7 +180,7 @@ async fn reconcile(
         last_trigger: old.last_trigger.as_deref(),
         trigger: schedule
             .annotations()
-            .get(crate::api::names::ANNOTATION_TRIGGER)
+            .get(ANNOTATION_TRIGGER)
             .map(String::as_str),
         runs: &views,
         now,
@@ -192,9 +192,10 @@ async fn reconcile(
         runs.retain(|t| t.metadata.name.as_ref() != Some(name));
     }
     let mut ready = readiness(spec.suspended(), &plan);
+    let mut rejected_now = false;
     if let Some(new) = plan.create.clone() {
         let test = build_run(&schedule, &new, baseline_of(&runs))
-            .map_err(|_| Error::MissingMetadata("uid"))?;
+            .map_err(|RunError::MissingMetadata(field)| Error::ScheduleMetadata(field))?;
         ctx.may_write()?;
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.to_string()),
@@ -210,6 +211,7 @@ async fn reconcile(
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 let existing = tests.get(&new.name).await?;
                 if !is_run_of(&existing, &schedule) {
+                    rejected_now = true;
                     ready = Readiness::not_ready(
                         reason::RUN_REJECTED,
                         format!(
@@ -221,6 +223,7 @@ async fn reconcile(
                 plan.create = None;
             }
             Err(kube::Error::Api(status)) if status.code == 422 || status.code == 400 => {
+                rejected_now = true;
                 ready = Readiness::not_ready(
                     reason::RUN_REJECTED,
                     format!(
@@ -232,6 +235,20 @@ async fn reconcile(
             }
             Err(error) => return Err(error.into()),
         }
+    }
+    // A refused run stays reported until a run starts or the schedule is edited.
+    let ready = kept_rejection(&old, generation, ready, plan.create.is_some());
+    if !ready.ready && ready.reason == reason::RUN_REJECTED && rejected_now {
+        publish(
+            &schedule,
+            &ctx,
+            &EventNote {
+                warning: true,
+                reason: reason::RUN_REJECTED,
+                message: ready.message.clone(),
+            },
+        )
+        .await;
     }
     for name in &plan.prune {
         delete_run(&ctx, &tests, name).await?;
@@ -276,7 +293,7 @@ async fn write_status(
     ctx.may_write()?;
     let namespace = schedule
         .namespace()
-        .ok_or(Error::MissingMetadata("namespace"))?;
+        .ok_or(Error::ScheduleMetadata("namespace"))?;
     let api: Api<LocustTestSchedule> = Api::namespaced(ctx.client.clone(), &namespace);
     let patch = json!({
         "apiVersion": LocustTestSchedule::api_version(&()),

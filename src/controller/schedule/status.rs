@@ -48,6 +48,30 @@ pub fn readiness(suspended: bool, plan: &Plan) -> Readiness {
     }
 }
 
+/// The readiness to report: a run refused earlier (Ready=False, RunRejected) stays reported
+/// until a run is created or the schedule is edited (a new generation), so a reconcile that
+/// merely finds nothing due does not hide it.
+pub fn kept_rejection(
+    old: &LocustTestScheduleStatus,
+    generation: Option<i64>,
+    ready: Readiness,
+    created: bool,
+) -> Readiness {
+    if !ready.ready || created {
+        return ready;
+    }
+    let rejected = old.conditions.iter().flatten().find(|c| {
+        c.type_ == READY
+            && c.status == "False"
+            && c.reason == reason::RUN_REJECTED
+            && c.observed_generation == generation
+    });
+    match rejected {
+        Some(c) => Readiness::not_ready(reason::RUN_REJECTED, c.message.clone()),
+        None => ready,
+    }
+}
+
 /// The events of a plan carried out: the run started, replaced or skipped.
 pub fn events(plan: &Plan) -> Vec<EventNote> {
     let mut notes = Vec::new();
@@ -274,6 +298,23 @@ mod tests {
             }
         );
         assert_eq!(summary(&runs[2]).verdict, None);
+    }
+
+    #[test]
+    fn a_rejection_stays_until_a_run_starts_or_the_schedule_changes() {
+        let rejected = Readiness::not_ready(reason::RUN_REJECTED, "refused: x".to_string());
+        let mut conditions = Vec::new();
+        set_condition(&mut conditions, rejected, Some(3), Timestamp::UNIX_EPOCH);
+        let old = LocustTestScheduleStatus {
+            conditions: Some(conditions),
+            ..LocustTestScheduleStatus::default()
+        };
+        let fine = readiness(false, &Plan::default());
+        let kept = kept_rejection(&old, Some(3), fine.clone(), false);
+        assert_eq!((kept.ready, kept.reason), (false, reason::RUN_REJECTED));
+        assert_eq!(kept.message, "refused: x");
+        assert_eq!(kept_rejection(&old, Some(3), fine.clone(), true), fine);
+        assert_eq!(kept_rejection(&old, Some(4), fine.clone(), false), fine);
     }
 
     #[test]
