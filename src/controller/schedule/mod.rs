@@ -37,7 +37,7 @@ use crate::api::names::{ANNOTATION_TRIGGER, FIELD_MANAGER, LABEL_SCHEDULE};
 use crate::api::schedule::{LocustTestSchedule, LocustTestScheduleStatus};
 use crate::api::v2::LocustTest;
 use crate::telemetry::Metrics;
-use plan::{Inputs, Plan, plan};
+use plan::{Inputs, NewRun, Plan, plan};
 use run::{RunError, baseline_of, build_run, is_run_of, view};
 use status::{Readiness, derive, events, kept_rejection, readiness};
 
@@ -191,65 +191,44 @@ async fn reconcile(
         delete_run(&ctx, &tests, name).await?;
         runs.retain(|t| t.metadata.name.as_ref() != Some(name));
     }
-    let mut ready = readiness(spec.suspended(), &plan);
-    let mut rejected_now = false;
+    let mut refused = None;
     if let Some(new) = plan.create.clone() {
-        let test = build_run(&schedule, &new, baseline_of(&runs))
-            .map_err(|RunError::MissingMetadata(field)| Error::ScheduleMetadata(field))?;
-        ctx.may_write()?;
-        let params = PostParams {
-            field_manager: Some(FIELD_MANAGER.to_string()),
-            ..PostParams::default()
-        };
-        match tests.create(&params, &test).await {
-            Ok(created) => {
+        match create_run(&ctx, &tests, &schedule, &new, &runs).await? {
+            Created::Started(test) => {
                 info!(run = %new.name, "run started");
-                runs.push(created);
+                runs.push(test);
             }
-            // Created before (a restart between create and status): it is ours if it is a run
-            // of this schedule; a foreign test of that name is a refusal.
-            Err(kube::Error::Api(status)) if status.code == 409 => {
-                let existing = tests.get(&new.name).await?;
-                if !is_run_of(&existing, &schedule) {
-                    rejected_now = true;
-                    ready = Readiness::not_ready(
-                        reason::RUN_REJECTED,
-                        format!(
-                            "a LocustTest named {} exists and is not a run of this schedule; rename or delete it",
-                            new.name
-                        ),
-                    );
+            Created::Existed(test) => {
+                plan.create = None;
+                if !runs.iter().any(|t| t.metadata.name == test.metadata.name) {
+                    runs.push(test);
                 }
-                plan.create = None;
             }
-            Err(kube::Error::Api(status)) if status.code == 422 || status.code == 400 => {
-                rejected_now = true;
-                ready = Readiness::not_ready(
-                    reason::RUN_REJECTED,
-                    format!(
-                        "the API server refused run {}: {}",
-                        new.name, status.message
-                    ),
-                );
+            Created::Refused(message) => {
                 plan.create = None;
+                refused = Some(message);
             }
-            Err(error) => return Err(error.into()),
         }
     }
-    // A refused run stays reported until a run starts or the schedule is edited.
-    let ready = kept_rejection(&old, generation, ready, plan.create.is_some());
-    if !ready.ready && ready.reason == reason::RUN_REJECTED && rejected_now {
-        publish(
-            &schedule,
-            &ctx,
-            &EventNote {
+    let ready = match refused {
+        Some(message) => {
+            let note = EventNote {
                 warning: true,
                 reason: reason::RUN_REJECTED,
-                message: ready.message.clone(),
-            },
-        )
-        .await;
-    }
+                message: message.clone(),
+            };
+            ctx.may_write()?;
+            publish(&schedule, &ctx, &note).await;
+            Readiness::not_ready(reason::RUN_REJECTED, message)
+        }
+        // A refused run stays reported until a run starts or the schedule is edited.
+        None => kept_rejection(
+            &old,
+            generation,
+            readiness(spec.suspended(), &plan),
+            plan.create.is_some(),
+        ),
+    };
     for name in &plan.prune {
         delete_run(&ctx, &tests, name).await?;
         runs.retain(|t| t.metadata.name.as_ref() != Some(name));
@@ -264,6 +243,54 @@ async fn reconcile(
     Ok(plan
         .requeue
         .map_or_else(Action::await_change, Action::requeue))
+}
+
+/// What became of a run to create.
+enum Created {
+    Started(LocustTest),
+    /// Created before (a restart between create and status write).
+    Existed(LocustTest),
+    /// The API server refused it, or the name is taken by a test that is not a run of the
+    /// schedule: the message says which.
+    Refused(String),
+}
+
+/// Creates the run `new` from the template, its baseline from the runs so far.
+async fn create_run(
+    ctx: &ScheduleContext,
+    tests: &Api<LocustTest>,
+    schedule: &LocustTestSchedule,
+    new: &NewRun,
+    runs: &[LocustTest],
+) -> Result<Created, Error> {
+    let test = build_run(schedule, new, baseline_of(runs))
+        .map_err(|RunError::MissingMetadata(field)| Error::ScheduleMetadata(field))?;
+    ctx.may_write()?;
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PostParams::default()
+    };
+    match tests.create(&params, &test).await {
+        Ok(created) => Ok(Created::Started(created)),
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            let existing = tests.get(&new.name).await?;
+            Ok(if is_run_of(&existing, schedule) {
+                Created::Existed(existing)
+            } else {
+                Created::Refused(format!(
+                    "a LocustTest named {} exists and is not a run of this schedule; rename or delete it",
+                    new.name
+                ))
+            })
+        }
+        Err(kube::Error::Api(status)) if status.code == 422 || status.code == 400 => {
+            Ok(Created::Refused(format!(
+                "the API server refused run {}: {}",
+                new.name, status.message
+            )))
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Deletes a run (its children follow by garbage collection); one already gone is fine.
