@@ -517,3 +517,65 @@ pub async fn schedule_passes_its_last_succeeded_runs_figures_as_the_baseline(
     assert_eq!(reference.average_response_time, Some(120.0));
     assert_eq!(reference.p99_response_time, None);
 }
+
+pub async fn schedule_replace_deletes_the_active_run_then_starts_the_new_one(
+    cluster: &'static Cluster,
+) {
+    let (ns, identity) = prepare_schedules(cluster, "schedule-replace").await;
+    let _operator = start_operator(cluster, &ns, &identity, "2m").await;
+    // Runs that keep running until deleted ("1h"); Replace.
+    schedules_api(cluster, &ns)
+        .create(
+            &PostParams::default(),
+            &schedule(
+                "soak",
+                "0 0 1 1 *",
+                "1h",
+                json!({"concurrencyPolicy": "Replace"}),
+            ),
+        )
+        .await
+        .unwrap();
+    trigger(cluster, &ns, "soak", "1").await;
+    let first = wait::until_ok("the first run", Duration::from_secs(60), async || {
+        let runs = runs_of(cluster, &ns, "soak").await;
+        runs.first()
+            .map(|t| t.name_any())
+            .ok_or_else(|| "no run".to_string())
+    })
+    .await;
+    wait_phase(
+        cluster,
+        &ns,
+        &first,
+        Phase::Running,
+        Duration::from_secs(60),
+    )
+    .await;
+
+    trigger(cluster, &ns, "soak", "2").await;
+    let second = wait::until_ok(
+        "the first run replaced by a second",
+        Duration::from_secs(60),
+        async || {
+            let runs = runs_of(cluster, &ns, "soak").await;
+            let names: Vec<String> = runs.iter().map(|t| t.name_any()).collect();
+            match names.as_slice() {
+                [only] if *only != first => Ok(only.clone()),
+                _ => Err(format!("runs {names:?}")),
+            }
+        },
+    )
+    .await;
+    let status = wait_status(cluster, &ns, "soak", "the second run active", |s| {
+        s.status
+            .as_ref()
+            .is_some_and(|st| st.active.as_deref() == Some(std::slice::from_ref(&second)))
+    })
+    .await
+    .status
+    .unwrap();
+    assert_eq!(status.last_run.map(|r| r.name), Some(second));
+    let reasons = event_reasons(cluster, &ns, "soak").await;
+    assert!(reasons.contains("RunReplaced"), "{reasons:?}");
+}
