@@ -41,6 +41,9 @@ use plan::{Inputs, NewRun, Plan, plan};
 use run::{RunError, baseline_of, build_run, is_run_of, view};
 use status::{Readiness, derive, events, kept_rejection, readiness};
 
+/// How long the schedule controller may take to finish after shutdown.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(3);
+
 /// How long a failed reconcile waits before the next try.
 const RETRY: Duration = Duration::from_secs(15);
 
@@ -90,21 +93,34 @@ pub async fn run(
         fence,
         metrics,
     });
-    Controller::new(
+    let controller = Controller::new(
         api::<LocustTestSchedule>(&client, ns),
         watcher::Config::default(),
     )
     .owns_stream(run_events)
-    .graceful_shutdown_on(shutdown.cancelled_owned())
+    .graceful_shutdown_on(shutdown.clone().cancelled_owned())
     .run(reconcile, error_policy, context)
     .for_each(|result| {
         if let Err(error) = result {
             warn!(%error, "schedule controller");
         }
         futures::future::ready(())
-    })
-    .await;
-    info!("schedule controller stopped");
+    });
+    // The graceful shutdown lets reconciles in flight finish. A controller whose schedules
+    // never listed (no LocustTestSchedule CRD) does not end by itself: kube's applier waits
+    // for its store first. That held the operator's exit on SIGTERM, so it gets a bounded
+    // drain.
+    let drained = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_DRAIN).await;
+    };
+    tokio::select! {
+        () = controller => info!("schedule controller stopped"),
+        () = drained => warn!(
+            seconds = SHUTDOWN_DRAIN.as_secs(),
+            "schedule controller had not stopped (is the LocustTestSchedule CRD installed?); stopped"
+        ),
+    }
 }
 
 fn error_policy(
