@@ -17,7 +17,7 @@ pub mod status;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
@@ -96,23 +96,27 @@ pub async fn run(
     let controller = Controller::new(
         api::<LocustTestSchedule>(&client, ns),
         watcher::Config::default(),
-    )
-    .owns_stream(run_events)
-    .graceful_shutdown_on(shutdown.clone().cancelled_owned())
-    .run(reconcile, error_policy, context)
-    .for_each(|result| {
-        if let Err(error) = result {
-            warn!(%error, "schedule controller");
-        }
-        futures::future::ready(())
-    });
+    );
+    let schedules = controller.store();
+    let controller = controller
+        .owns_stream(run_events)
+        .graceful_shutdown_on(shutdown.clone().cancelled_owned())
+        .run(reconcile, error_policy, context)
+        .for_each(|result| {
+            if let Err(error) = result {
+                warn!(%error, "schedule controller");
+            }
+            futures::future::ready(())
+        });
     // The graceful shutdown lets reconciles in flight finish. A controller whose schedules
     // never listed (no LocustTestSchedule CRD) does not end by itself: kube's applier waits
     // for its store first. That held the operator's exit on SIGTERM, so it gets a bounded
-    // drain.
+    // drain, none at all when the schedules never listed (nothing can be in flight).
     let drained = async {
         shutdown.cancelled().await;
-        tokio::time::sleep(SHUTDOWN_DRAIN).await;
+        if schedules.wait_until_ready().now_or_never().is_some() {
+            tokio::time::sleep(SHUTDOWN_DRAIN).await;
+        }
     };
     tokio::select! {
         () = controller => info!("schedule controller stopped"),
