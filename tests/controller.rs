@@ -28,6 +28,8 @@ mod lifecycle;
 mod permissions;
 #[path = "controller/references.rs"]
 mod references;
+#[path = "controller/schedules.rs"]
+mod schedules;
 mod support;
 #[path = "controller/web_routes.rs"]
 mod web_routes;
@@ -64,6 +66,12 @@ use permissions::{
     operator_identity_holds_only_the_generated_rights,
 };
 use references::config_maps_are_waited_for_then_missing_ones_fail_the_test;
+use schedules::{
+    schedule_passes_its_last_succeeded_runs_figures_as_the_baseline,
+    schedule_replace_deletes_the_active_run_then_starts_the_new_one,
+    schedule_trigger_runs_are_owned_labelled_forbidden_to_overlap_and_pruned,
+    suspended_schedule_catches_up_and_bad_patterns_and_refused_runs_are_reported,
+};
 use web_routes::web_ui_routes_are_created_owned_reported_and_collected;
 
 fn main() -> ExitCode {
@@ -90,6 +98,11 @@ fn main() -> ExitCode {
             pod_churn_does_not_blind_the_controller,
             // Installs the Gateway API HTTPRoute CRD midway; no other test reads CRDs.
             web_ui_routes_are_created_owned_reported_and_collected,
+            // LocustTestSchedules (tests/controller/schedules.rs).
+            schedule_trigger_runs_are_owned_labelled_forbidden_to_overlap_and_pruned,
+            suspended_schedule_catches_up_and_bad_patterns_and_refused_runs_are_reported,
+            schedule_passes_its_last_succeeded_runs_figures_as_the_baseline,
+            schedule_replace_deletes_the_active_run_then_starts_the_new_one,
             // An in-place upgrade from the Go operator 2.3.0 (tests/go_upgrade/).
             running_go_test_is_adopted_and_followed_to_its_end,
             finished_and_deleted_go_tests_are_released,

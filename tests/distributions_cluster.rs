@@ -251,7 +251,7 @@ async fn config_and_bundle_objects_pass_server_side_dry_run(cluster: &'static Cl
     );
 }
 
-async fn chart_installs_becomes_available_and_uninstall_keeps_only_the_crd(
+async fn chart_installs_becomes_available_and_uninstall_keeps_only_the_crds(
     cluster: &'static Cluster,
 ) {
     let ns = restricted_namespace(cluster, "helm-install").await;
@@ -345,8 +345,11 @@ async fn chart_installs_becomes_available_and_uninstall_keeps_only_the_crd(
     );
     assert_eq!(
         String::from_utf8_lossy(&left.stdout).trim(),
-        format!("customresourcedefinition.apiextensions.k8s.io/{CRD}"),
-        "cluster-scoped objects after uninstall"
+        format!(
+            "customresourcedefinition.apiextensions.k8s.io/{CRD}\ncustomresourcedefinition.apiextensions.k8s.io/{}",
+            locust_operator::api::names::SCHEDULE_CRD_NAME
+        ),
+        "cluster-scoped objects after uninstall (both CRDs are kept)"
     );
     let releases = cluster.run_kubectl(
         &[
@@ -374,7 +377,7 @@ fn main() -> ExitCode {
         trials![
             chart_passes_server_side_dry_run_for_every_value_set,
             config_and_bundle_objects_pass_server_side_dry_run,
-            chart_installs_becomes_available_and_uninstall_keeps_only_the_crd,
+            chart_installs_becomes_available_and_uninstall_keeps_only_the_crds,
         ],
     )
 }

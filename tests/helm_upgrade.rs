@@ -12,8 +12,8 @@
 //!
 //! kwok runs no containers, so the operator runs as a process here, and a TCP forwarder plays
 //! the webhook Service (the API server has no kube-proxy to reach it). Both scenarios own the
-//! cluster-wide CRD through a Helm release, so they take [`CRD`] in turn and delete the CRD
-//! when done; no other test of this binary touches it.
+//! cluster-wide CRDs through a Helm release, so they take [`CRD`] in turn and delete the CRDs
+//! ([`CRD`] and [`SCHEDULE_CRD`]) when done; no other test of this binary touches them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "go_upgrade/common.rs"]
@@ -47,6 +47,8 @@ use support::{Cluster, Mode, wait};
 
 const RELEASE: &str = "locust-operator";
 const CRD: &str = "locusttests.locust.io";
+/// The release also installs the LocustTestSchedule CRD (kept on uninstall as well).
+const SCHEDULE_CRD: &str = locust_operator::api::names::SCHEDULE_CRD_NAME;
 const OUR_CHART: &str = "charts/locust-k8s-operator";
 const TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -563,7 +565,14 @@ async fn upgrade_scenario(cluster: &'static Cluster, prefix: &str, values: Optio
     helm_ok(cluster, &["uninstall", RELEASE, "-n", &ns, "--wait"]);
     common::kubectl(
         cluster,
-        &["delete", "crd", CRD, "--wait=true", "--timeout=60s"],
+        &[
+            "delete",
+            "crd",
+            CRD,
+            SCHEDULE_CRD,
+            "--wait=true",
+            "--timeout=60s",
+        ],
         None,
     );
 }

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
 use serde_json::Value;
 
@@ -56,20 +57,29 @@ async fn install_crd_without_rules(cluster: &Cluster) -> usize {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = cluster.run_kubectl(
-        &[
-            "wait",
-            "--for=condition=Established",
-            "crd/locusttests.locust.io",
-            "--timeout=30s",
-        ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Polled, not `kubectl wait`: that fails outright when it reads the CRD before the API
+    // server wrote any status (".status.conditions accessor error", seen once).
+    let crds = Api::<CustomResourceDefinition>::all(cluster.client());
+    wait::until_ok(
+        "the rule-less CRD to be Established",
+        Duration::from_secs(30),
+        async || {
+            let crd = crds
+                .get("locusttests.locust.io")
+                .await
+                .map_err(|e| e.to_string())?;
+            let conditions = crd.status.and_then(|s| s.conditions).unwrap_or_default();
+            if conditions
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+            {
+                Ok(())
+            } else {
+                Err(format!("conditions: {conditions:?}"))
+            }
+        },
+    )
+    .await;
     stripped
 }
 

@@ -538,6 +538,10 @@ mod tests {
             ),
             (THRESHOLDS.to_string(), "spec.thresholds needs limits"),
             (
+                format!("{THRESHOLDS}/properties/baseline"),
+                "spec.thresholds.baseline needs a ratio",
+            ),
+            (
                 THRESHOLDS.to_string(),
                 "spec.thresholds.stopOnBreach watches maximums",
             ),

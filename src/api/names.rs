@@ -22,6 +22,24 @@ pub const FIELD_MANAGER: &str = OPERATOR_NAME;
 /// Longest LocustTest name: `<name>-worker` must fit a 63-character label value.
 pub const MAX_NAME_LENGTH: usize = 56;
 
+/// LocustTestSchedule: kind, plural, short name, served version and CRD name.
+pub const SCHEDULE_KIND: &str = "LocustTestSchedule";
+pub const SCHEDULE_PLURAL: &str = "locusttestschedules";
+pub const SCHEDULE_SHORT_NAME: &str = "lotestsched";
+pub const SCHEDULE_VERSION: &str = "v1alpha1";
+pub const SCHEDULE_CRD_NAME: &str = "locusttestschedules.locust.io";
+/// Label on every LocustTest a schedule creates: the schedule's name
+/// (`kubectl get lotest -l locust.io/schedule=NAME` lists its runs).
+pub const LABEL_SCHEDULE: &str = "locust.io/schedule";
+/// Annotation on a schedule: a new value starts one run now.
+pub const ANNOTATION_TRIGGER: &str = "locust.io/trigger";
+/// Annotation on a run: the time it was scheduled for (RFC 3339), or the trigger value that
+/// started it ([`ANNOTATION_TRIGGER`]).
+pub const ANNOTATION_SCHEDULED_AT: &str = "locust.io/scheduled-at";
+/// Longest schedule name: `<name>-m<unix minutes>` (up to 11 more characters) must fit
+/// [`MAX_NAME_LENGTH`].
+pub const MAX_SCHEDULE_NAME_LENGTH: usize = MAX_NAME_LENGTH - 11;
+
 // Labels the Go operator put on pods; kept so selectors, dashboards and scripts keep working.
 /// Pod label: the LocustTest name, unmodified.
 pub const LABEL_TEST_NAME: &str = "performance-test-name";

@@ -4,6 +4,7 @@
 //! they check. Evaluation lives in `crate::stats::verdict`.
 
 use kube::KubeSchema;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// CEL: `self` (a Limits object) sets at least one maximum.
@@ -31,8 +32,8 @@ macro_rules! any_maximum {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("has(self.aggregate) || (has(self.endpoints) && self.endpoints.size() > 0)")
-        .message("spec.thresholds needs limits: set aggregate, endpoints or both"),
+    validation = Rule::new("has(self.aggregate) || (has(self.endpoints) && self.endpoints.size() > 0) || has(self.baseline)")
+        .message("spec.thresholds needs limits: set aggregate, endpoints, baseline or several"),
     validation = Rule::new(concat!(
         "!has(self.stopOnBreach) || !self.stopOnBreach || (has(self.aggregate) && (",
         any_maximum!("self.aggregate"),
@@ -65,6 +66,81 @@ pub struct ThresholdsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = 30), range(min = 0, max = 86400))]
     pub stop_grace_period_seconds: Option<i32>,
+
+    /// Limits relative to a baseline: the figures of an earlier run (all requests together),
+    /// for example maxP95ResponseTimeRatio 1.2 (p95 at most 1.2 times the baseline's) or
+    /// minRequestsPerSecondRatio 0.9. A LocustTestSchedule fills in the reference from its
+    /// last succeeded run; without a reference these limits pass and the verdict says so.
+    /// Judged on the final figures only (not by stopOnBreach).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineSpec>,
+}
+
+/// Limits relative to a baseline run's figures, and those figures.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.maxAverageResponseTimeRatio) || has(self.maxP50ResponseTimeRatio) || has(self.maxP95ResponseTimeRatio) || has(self.maxP99ResponseTimeRatio) || has(self.minRequestsPerSecondRatio)")
+    .message("spec.thresholds.baseline needs a ratio: maxAverageResponseTimeRatio, maxP50ResponseTimeRatio, maxP95ResponseTimeRatio, maxP99ResponseTimeRatio or minRequestsPerSecondRatio"))]
+pub struct BaselineSpec {
+    /// Highest mean response time, as a multiple of the baseline's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub max_average_response_time_ratio: Option<f64>,
+
+    /// Highest median response time, as a multiple of the baseline's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub max_p50_response_time_ratio: Option<f64>,
+
+    /// Highest 95th percentile response time, as a multiple of the baseline's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub max_p95_response_time_ratio: Option<f64>,
+
+    /// Highest 99th percentile response time, as a multiple of the baseline's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub max_p99_response_time_ratio: Option<f64>,
+
+    /// Lowest mean requests per second, as a multiple of the baseline's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub min_requests_per_second_ratio: Option<f64>,
+
+    /// The figures compared against. A schedule sets them on each run from its last succeeded
+    /// run; set them by hand to compare a single test with known figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<BaselineReference>,
+}
+
+/// The figures of a baseline run (all requests together). Response times in milliseconds.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BaselineReference {
+    /// The LocustTest the figures come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub run: Option<String>,
+    /// Its mean response time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub average_response_time: Option<f64>,
+    /// Its median response time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub p50_response_time: Option<f64>,
+    /// Its 95th percentile response time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub p95_response_time: Option<f64>,
+    /// Its 99th percentile response time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub p99_response_time: Option<f64>,
+    /// Its mean requests per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub requests_per_second: Option<f64>,
 }
 
 /// Limits on one row of Locust's statistics. Every limit set must be met.

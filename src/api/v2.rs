@@ -19,7 +19,9 @@ use super::crd::{
     MAX_VOLUME_NAME_LENGTH, TOPOLOGY_FLAGS,
 };
 pub use super::status::{EndpointFailures, LiveStats, LocustTestStatus, Phase, TestResult};
-pub use super::thresholds::{EndpointLimits, Limits, ThresholdsSpec};
+pub use super::thresholds::{
+    BaselineReference, BaselineSpec, EndpointLimits, Limits, ThresholdsSpec,
+};
 
 /// CEL on a ResourceRequirements: no request above the limit of the same resource. Values that
 /// are not quantities are left to the quantity rule of their map.

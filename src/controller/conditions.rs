@@ -73,6 +73,19 @@ pub mod reason {
     pub const ROUTE_NAME_CONFLICT: &str = "RouteNameConflict";
     /// WebUIExposed=False: the name is still taken by a deleted test's route; tried again.
     pub const WAITING_FOR_PREVIOUS_ROUTE: &str = "WaitingForPreviousRoute";
+    // Schedules (Ready condition and events).
+    /// Ready=True: runs start on schedule.
+    pub const SCHEDULED: &str = "Scheduled";
+    /// Ready=True: spec.suspend; only manual triggers start runs.
+    pub const SUSPENDED: &str = "Suspended";
+    /// Ready=False: the cron pattern or time zone is not valid.
+    pub const INVALID_SCHEDULE: &str = "InvalidSchedule";
+    /// Ready=False: the API server refused the run made from the template.
+    pub const RUN_REJECTED: &str = "RunRejected";
+    /// Events on a schedule.
+    pub const RUN_STARTED: &str = "RunStarted";
+    pub const RUN_SKIPPED: &str = "RunSkipped";
+    pub const RUN_REPLACED: &str = "RunReplaced";
 }
 
 /// An event to publish about the test.

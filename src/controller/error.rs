@@ -13,6 +13,9 @@ pub enum Error {
     #[error("the LocustTest has no metadata.{0}")]
     MissingMetadata(&'static str),
 
+    #[error("the LocustTestSchedule has no metadata.{0}")]
+    ScheduleMetadata(&'static str),
+
     #[error("the {0} cache closed before it synced")]
     CacheClosed(&'static str),
 
@@ -37,7 +40,7 @@ impl Error {
             Error::Kube(kube::Error::Api(_)) => "api_error",
             Error::Kube(_) => "transport",
             Error::Encode(_) => "encode",
-            Error::MissingMetadata(_) => "missing_metadata",
+            Error::MissingMetadata(_) | Error::ScheduleMetadata(_) => "missing_metadata",
             // Not reconcile errors: they stop the controller.
             Error::CacheClosed(_) | Error::WatchEnded(_) => "cache_closed",
             Error::NotLeading => "not_leading",
@@ -67,6 +70,7 @@ mod tests {
             api(500),
             api(422),
             Error::MissingMetadata("namespace"),
+            Error::ScheduleMetadata("uid"),
             Error::CacheClosed("Job"),
             Error::WatchEnded("the Pod watch ended".to_string()),
             Error::NotLeading,

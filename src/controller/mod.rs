@@ -19,6 +19,7 @@ pub mod rate_limit;
 mod reconcile;
 pub mod references;
 pub mod results;
+pub mod schedule;
 pub mod status;
 
 use std::collections::HashMap;
@@ -261,6 +262,15 @@ pub async fn run(
         controller: OPERATOR_NAME.to_string(),
         instance: Some(settings.instance.clone()),
     };
+    // LocustTestSchedules: their own controller under the same token and fence.
+    let schedules = schedule::run(
+        client.clone(),
+        settings.namespace.clone(),
+        settings.fence.clone(),
+        reporter.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    );
     let readings = Arc::new(Readings::default());
     let stop_poller = shutdown.child_token();
     let poller = tokio::spawn(
@@ -296,7 +306,7 @@ pub async fn run(
     // A cache whose watch stopped would go stale without a word: stop instead, so that the
     // Deployment restarts the operator with fresh caches.
     let result = tokio::select! {
-        () = controller => Ok(()),
+        ((), ()) = futures::future::join(controller, schedules) => Ok(()),
         Some(ended) = watches.join_next() => {
             let why = match ended {
                 Ok(kind) => format!("the {kind} watch ended"),

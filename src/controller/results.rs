@@ -155,7 +155,10 @@ pub fn apply_reading(
                 (None, true) => (
                     TRUE,
                     reason::THRESHOLDS_MET,
-                    format!("every threshold met ({} checked)", checks.len()),
+                    with_notes(
+                        format!("every threshold met ({} checked)", checks.len()),
+                        &verdict::baseline_notes(&checks),
+                    ),
                 ),
                 (None, false) => (FALSE, reason::THRESHOLDS_BREACHED, breached),
             };
@@ -282,6 +285,15 @@ fn stats_available(
 
 /// The verdict of a test with thresholds whose master has ended (or that the operator stopped
 /// on a breach): `Some((succeeded, reason, message))`, or None when thresholds do not decide.
+/// A verdict followed by the notes of its relative limits, when there are any.
+fn with_notes(verdict: String, notes: &str) -> String {
+    if notes.is_empty() {
+        verdict
+    } else {
+        format!("{verdict}; {notes}")
+    }
+}
+
 /// Records a partial result and the ThresholdsMet condition when the final figures were never
 /// read.
 pub fn thresholds_verdict(
@@ -308,9 +320,12 @@ pub fn thresholds_verdict(
                     (
                         TRUE,
                         reason::THRESHOLDS_MET,
-                        format!(
-                            "every threshold met ({} checked) on the last live figures: the master quit before its final figures were read",
-                            checks.len()
+                        with_notes(
+                            format!(
+                                "every threshold met ({} checked) on the last live figures: the master quit before its final figures were read",
+                                checks.len()
+                            ),
+                            &verdict::baseline_notes(&checks),
                         ),
                     )
                 } else {

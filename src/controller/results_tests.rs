@@ -304,6 +304,69 @@ fn without_thresholds_exit_code_one_still_fails_the_test() {
 }
 
 #[test]
+fn relative_thresholds_show_both_figures_or_that_there_was_no_baseline() {
+    let master = pod("master", "Running", None);
+    let reading = Reading {
+        last: Some(sample(OK_STOPPED, 40)),
+        capture: Some(capture(OK_STOPPED, 43)),
+        ..Default::default()
+    };
+    let mut case = Case::new(43, vec![&master]);
+    case.reading = Some(&reading);
+    // A baseline slower than this run: met, and the message shows both figures.
+    let with_baseline = thresholds(json!({"baseline": {
+        "maxP95ResponseTimeRatio": 1.2,
+        "reference": {"run": "nightly-1", "p95ResponseTime": 100000},
+    }}));
+    case.thresholds = Some(&with_baseline);
+    let met = derive(&running(), &case.observed());
+    let condition = condition_of(&met.status, condition::THRESHOLDS_MET);
+    assert_eq!(condition.status, "True");
+    assert!(
+        condition
+            .message
+            .starts_with("every threshold met (1 checked); aggregate p95 response time ")
+            && condition
+                .message
+                .contains(" ms <= 120000 ms (1.2 x baseline 100000 ms of nightly-1)"),
+        "{}",
+        condition.message
+    );
+    // A baseline ten times faster: breached, both figures in the message.
+    let faster = thresholds(json!({"baseline": {
+        "maxP95ResponseTimeRatio": 1.2,
+        "reference": {"run": "nightly-1", "p95ResponseTime": 0.1},
+    }}));
+    case.thresholds = Some(&faster);
+    let breached = derive(&running(), &case.observed());
+    let condition = condition_of(&breached.status, condition::THRESHOLDS_MET);
+    assert_eq!(
+        (condition.status.as_str(), condition.reason.as_str()),
+        ("False", reason::THRESHOLDS_BREACHED)
+    );
+    assert!(
+        condition
+            .message
+            .contains("> 0.12 ms (1.2 x baseline 0.1 ms of nightly-1)"),
+        "{}",
+        condition.message
+    );
+    // No baseline yet: met, and said so.
+    let first = thresholds(json!({"baseline": {"maxP95ResponseTimeRatio": 1.2}}));
+    case.thresholds = Some(&first);
+    let first_run = derive(&running(), &case.observed());
+    let condition = condition_of(&first_run.status, condition::THRESHOLDS_MET);
+    assert_eq!(condition.status, "True");
+    assert!(
+        condition
+            .message
+            .contains("no baseline to compare with (1.2 x baseline), passes"),
+        "{}",
+        condition.message
+    );
+}
+
+#[test]
 fn thresholds_decide_even_when_locust_exits_one() {
     let master = pod("master", "Failed", Some(1));
     let failed = job("Failed");

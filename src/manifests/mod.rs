@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use samples::{SAMPLE_LOCUSTFILE, sample_v1, sample_v2};
+pub use samples::{SAMPLE_LOCUSTFILE, sample_schedule, sample_v1, sample_v2};
 
 pub use yaml::RenderError;
 

@@ -10,7 +10,8 @@ use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding, RoleRef, Subje
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
 
-use crate::api::names::CRD_NAME;
+use crate::api::names::{CRD_NAME, SCHEDULE_CRD_NAME};
+use crate::api::schedule_crd::schedule_crd;
 
 use super::crd::crd_with_conversion;
 use super::deployment::{
@@ -19,7 +20,7 @@ use super::deployment::{
 };
 use super::rbac::{Choices, RoleSet, Scope, role_sets};
 use super::yaml::{self, RenderError};
-use super::{GENERATED_HEADER, release, sample_v1, sample_v2, to_yaml};
+use super::{GENERATED_HEADER, release, sample_schedule, sample_v1, sample_v2, to_yaml};
 
 /// The operator as `config/` deploys it.
 pub fn operator() -> OperatorDeployment {
@@ -67,6 +68,10 @@ pub fn render() -> Result<BTreeMap<PathBuf, String>, RenderError> {
         )?)?,
     );
     add(
+        format!("crd/{SCHEDULE_CRD_NAME}.yaml"),
+        to_yaml(&schedule_crd()?)?,
+    );
+    add(
         "rbac/service-account.yaml".into(),
         to_yaml(&ServiceAccount {
             metadata: meta(release::PACKAGE, true),
@@ -102,10 +107,15 @@ pub fn render() -> Result<BTreeMap<PathBuf, String>, RenderError> {
     );
     add("samples/locusttest-v2.yaml".into(), to_yaml(&sample_v2())?);
     add("samples/locusttest-v1.yaml".into(), to_yaml(&sample_v1())?);
+    add(
+        "samples/locusttestschedule.yaml".into(),
+        to_yaml(&sample_schedule())?,
+    );
 
     let mut resources = vec![
         "namespace.yaml".to_string(),
         format!("crd/{CRD_NAME}.yaml"),
+        format!("crd/{SCHEDULE_CRD_NAME}.yaml"),
         "rbac/service-account.yaml".to_string(),
     ];
     resources.extend(rbac_files);

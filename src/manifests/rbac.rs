@@ -5,7 +5,7 @@
 
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
-use crate::api::names::{CRD_NAME, GROUP, PLURAL};
+use crate::api::names::{CRD_NAME, GROUP, PLURAL, SCHEDULE_PLURAL};
 
 /// One rule with the reason it exists (rendered as a comment in generated files and docs).
 #[derive(Clone, Debug)]
@@ -137,6 +137,7 @@ fn rule(
 /// namespace).
 pub fn controller_rules() -> Vec<Rule> {
     let status = format!("{PLURAL}/status");
+    let schedule_status = format!("{SCHEDULE_PLURAL}/status");
     vec![
         rule(
             "watch LocustTests",
@@ -161,6 +162,30 @@ pub fn controller_rules() -> Vec<Rule> {
             &[status.as_str()],
             &[],
             &["get", "patch", "update"],
+        ),
+        rule(
+            "watch LocustTestSchedules",
+            When::Always,
+            &[GROUP],
+            &[SCHEDULE_PLURAL],
+            &[],
+            &["get", "list", "watch"],
+        ),
+        rule(
+            "report a schedule's runs, next time and conditions",
+            When::Always,
+            &[GROUP],
+            &[schedule_status.as_str()],
+            &[],
+            &["get", "patch", "update"],
+        ),
+        rule(
+            "start a schedule's runs (LocustTests it owns), delete the active run under concurrencyPolicy Replace and the finished runs beyond the history limits",
+            When::Always,
+            &[GROUP],
+            &[PLURAL],
+            &[],
+            &["create", "delete"],
         ),
         rule(
             "create the master and worker Jobs, label those the Go operator made (adoption), and watch them",
@@ -227,7 +252,7 @@ pub fn controller_rules() -> Vec<Rule> {
             &["get", "list", "watch"],
         ),
         rule(
-            "record events on LocustTests",
+            "record events on LocustTests and LocustTestSchedules",
             When::Always,
             &["events.k8s.io"],
             &["events"],

@@ -1,5 +1,6 @@
 //! Sample LocustTests shipped in `config/samples/` and the OLM `alm-examples`.
 
+use crate::api::schedule::{LocustTestSchedule, LocustTestScheduleSpec, RunTemplate};
 use crate::api::{v1, v2};
 
 /// The locustfile of the samples, as the first-test instructions show it.
@@ -59,6 +60,24 @@ pub fn sample_v2() -> v2::LocustTest {
     v2::LocustTest::new("demo", spec)
 }
 
+/// A schedule running the v2 sample every night at 03:00 Berlin time.
+pub fn sample_schedule() -> LocustTestSchedule {
+    let spec = LocustTestScheduleSpec {
+        schedule: "0 3 * * *".to_string(),
+        time_zone: Some("Europe/Berlin".to_string()),
+        concurrency_policy: None,
+        starting_deadline_seconds: Some(600),
+        successful_runs_history_limit: None,
+        failed_runs_history_limit: None,
+        suspend: None,
+        template: RunTemplate {
+            metadata: None,
+            spec: sample_v2().spec,
+        },
+    };
+    LocustTestSchedule::new("nightly", spec)
+}
+
 /// The same test written for the Go operator's v1 API.
 pub fn sample_v1() -> v1::LocustTest {
     let spec = v1::LocustTestSpec {
@@ -93,5 +112,18 @@ mod tests {
         ] {
             assert_eq!(validate_object(&sample, "sample", None), vec![]);
         }
+    }
+
+    #[test]
+    fn schedule_sample_parses_and_its_run_passes_validation() {
+        let schedule = sample_schedule();
+        let spec = &schedule.spec;
+        assert!(
+            crate::api::cron::CronSchedule::parse(&spec.schedule, spec.time_zone.as_deref())
+                .is_ok()
+        );
+        let run = v2::LocustTest::new("nightly-29000000", spec.template.spec.clone());
+        let run = serde_json::to_value(run).unwrap();
+        assert_eq!(validate_object(&run, "run", None), vec![]);
     }
 }

@@ -1,7 +1,7 @@
 //! `spec.thresholds` checked against the master's figures. Pure.
 
 use super::payload::{EndpointStats, StatsPayload};
-use crate::api::v2::{Limits, ThresholdsSpec};
+use crate::api::v2::{BaselineSpec, Limits, ThresholdsSpec};
 
 /// A figure a limit applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,11 +73,60 @@ pub struct Check {
     pub measured: Option<f64>,
     pub limit: f64,
     pub met: bool,
+    /// A limit relative to a baseline (spec.thresholds.baseline): its ratio and reference.
+    pub relative: Option<Relative>,
+}
+
+/// How a relative limit was derived: `ratio` times the baseline's figure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Relative {
+    pub ratio: f64,
+    /// The baseline's figure; `None`: no baseline, so the limit passes.
+    pub reference: Option<f64>,
+    /// The run the baseline figures come from.
+    pub run: Option<String>,
 }
 
 impl Check {
     /// `aggregate p95 response time 812 ms > 500 ms`.
     pub fn describe(&self) -> String {
+        let unit = self.figure.unit();
+        let label = self.figure.label();
+        let measured = self.measured.map_or("not reported".to_string(), |m| {
+            format!("{}{unit}", number(m))
+        });
+        match &self.relative {
+            Some(Relative {
+                ratio,
+                reference: None,
+                ..
+            }) => {
+                return format!(
+                    "{} {label} {measured}: no baseline to compare with ({} x baseline), passes",
+                    self.scope,
+                    number(*ratio)
+                );
+            }
+            Some(Relative {
+                ratio,
+                reference: Some(reference),
+                run,
+            }) => {
+                let of = run.as_ref().map(|r| format!(" of {r}")).unwrap_or_default();
+                return format!(
+                    "{} ({} x baseline {}{unit}{of})",
+                    self.absolute(),
+                    number(*ratio),
+                    number(*reference)
+                );
+            }
+            None => {}
+        }
+        self.absolute()
+    }
+
+    /// The check against its limit, without the baseline.
+    fn absolute(&self) -> String {
         let unit = self.figure.unit();
         let label = self.figure.label();
         match self.measured {
@@ -152,7 +201,79 @@ pub fn evaluate(thresholds: &ThresholdsSpec, payload: &StatsPayload, scope: Scop
             }
         }
     }
+    if scope == Scope::All
+        && let Some(baseline) = &thresholds.baseline
+    {
+        check_baseline(&mut checks, &payload.aggregate(), baseline);
+    }
     checks
+}
+
+/// The limits relative to the baseline, on all requests together. Without a reference figure
+/// a limit passes (and says so).
+fn check_baseline(checks: &mut Vec<Check>, row: &EndpointStats, baseline: &BaselineSpec) {
+    let reference = baseline.reference.clone().unwrap_or_default();
+    let wanted = [
+        (
+            Figure::AverageResponseTime,
+            baseline.max_average_response_time_ratio,
+            reference.average_response_time,
+        ),
+        (
+            Figure::P50ResponseTime,
+            baseline.max_p50_response_time_ratio,
+            reference.p50_response_time,
+        ),
+        (
+            Figure::P95ResponseTime,
+            baseline.max_p95_response_time_ratio,
+            reference.p95_response_time,
+        ),
+        (
+            Figure::P99ResponseTime,
+            baseline.max_p99_response_time_ratio,
+            reference.p99_response_time,
+        ),
+        (
+            Figure::RequestsPerSecond,
+            baseline.min_requests_per_second_ratio,
+            reference.requests_per_second,
+        ),
+    ];
+    for (figure, ratio, figure_of_baseline) in wanted {
+        let Some(ratio) = ratio else { continue };
+        let measured = figure.of(row);
+        let limit = figure_of_baseline.map_or(0.0, |b| ratio * b);
+        let met = match (figure_of_baseline, measured) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(_), Some(m)) if figure.is_maximum() => m <= limit,
+            (Some(_), Some(m)) => m >= limit,
+        };
+        checks.push(Check {
+            scope: "aggregate".to_string(),
+            figure,
+            measured,
+            limit,
+            met,
+            relative: Some(Relative {
+                ratio,
+                reference: figure_of_baseline,
+                run: reference.run.clone(),
+            }),
+        });
+    }
+}
+
+/// The relative checks that were met, described and joined with `; ` (a verdict that passed
+/// still shows both figures of each, or that there was no baseline).
+pub fn baseline_notes(checks: &[Check]) -> String {
+    checks
+        .iter()
+        .filter(|c| c.met && c.relative.is_some())
+        .map(Check::describe)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn check_row(
@@ -191,6 +312,7 @@ fn check_row(
             measured,
             limit,
             met,
+            relative: None,
         });
     }
 }
@@ -278,6 +400,61 @@ mod tests {
         let end = evaluate(&t, &payload(FAILING_STOPPED), Scope::All);
         assert!(breaches(&end).contains("aggregate requests"), "{end:?}");
         assert!(breaches(&end).contains("< 1000000"));
+    }
+
+    #[test]
+    fn relative_limits_compare_with_the_baseline_and_show_both_figures() {
+        let aggregate = payload(OK_STOPPED).aggregate();
+        let p95 = aggregate.p95_response_time.unwrap();
+        let rps = aggregate.total_rps.unwrap();
+        // A baseline twice as fast and with twice the throughput: both relative limits breach.
+        let t = thresholds(json!({"baseline": {
+            "maxP95ResponseTimeRatio": 1.2, "minRequestsPerSecondRatio": 0.9,
+            "reference": {"run": "nightly-1", "p95ResponseTime": p95 / 2.0, "requestsPerSecond": rps * 2.0},
+        }}));
+        let checks = evaluate(&t, &payload(OK_STOPPED), Scope::All);
+        assert_eq!(checks.len(), 2);
+        let text = breaches(&checks);
+        assert!(
+            text.contains(&format!(
+                "aggregate p95 response time {} ms > {} ms (1.2 x baseline {} ms of nightly-1)",
+                number(p95),
+                number(1.2 * p95 / 2.0),
+                number(p95 / 2.0)
+            )),
+            "{text}"
+        );
+        assert!(text.contains("requests per second"), "{text}");
+        assert!(text.contains("(0.9 x baseline"), "{text}");
+        // The same run as its own baseline meets both, and the notes show both figures.
+        let t = thresholds(json!({"baseline": {
+            "maxP95ResponseTimeRatio": 1.2, "minRequestsPerSecondRatio": 0.9,
+            "reference": {"run": "nightly-1", "p95ResponseTime": p95, "requestsPerSecond": rps},
+        }}));
+        let checks = evaluate(&t, &payload(OK_STOPPED), Scope::All);
+        assert_eq!(breaches(&checks), "");
+        let notes = baseline_notes(&checks);
+        assert!(notes.contains("<= "), "{notes}");
+        assert!(
+            notes.contains(&format!("baseline {} ms of nightly-1", number(p95))),
+            "{notes}"
+        );
+        // Relative limits wait for the end: nothing on the live figures.
+        assert!(evaluate(&t, &payload(OK_STOPPED), Scope::MaximumsOnly).is_empty());
+    }
+
+    #[test]
+    fn relative_limits_without_a_baseline_pass_and_say_so() {
+        let t = thresholds(json!({"baseline": {"maxP95ResponseTimeRatio": 1.2}}));
+        let checks = evaluate(&t, &payload(FAILING_STOPPED), Scope::All);
+        assert_eq!(checks.len(), 1);
+        assert!(checks[0].met);
+        let notes = baseline_notes(&checks);
+        assert!(
+            notes.starts_with("aggregate p95 response time ")
+                && notes.ends_with(": no baseline to compare with (1.2 x baseline), passes"),
+            "{notes}"
+        );
     }
 
     #[test]

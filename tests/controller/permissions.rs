@@ -57,7 +57,9 @@ pub async fn operator_identity_holds_only_the_generated_rights(cluster: &'static
         matches!(denied, Err(kube::Error::Api(ref s)) if s.code == 403),
         "{denied:?}"
     );
-    // No CRD creation, no deleting tests, no Namespaces.
+    // No CRD creation, no Namespaces, no deleting Jobs, no writing schedules. (Deleting
+    // LocustTests is granted: a schedule deletes its finished runs beyond the history limits
+    // and, under concurrencyPolicy Replace, its active run.)
     let denied = Api::<Namespace>::all(identity.client.clone())
         .list(&ListParams::default())
         .await;
@@ -65,9 +67,22 @@ pub async fn operator_identity_holds_only_the_generated_rights(cluster: &'static
         matches!(denied, Err(kube::Error::Api(ref s)) if s.code == 403),
         "{denied:?}"
     );
-    let denied = Api::<LocustTest>::namespaced(identity.client.clone(), &ns)
+    let denied = Api::<Job>::namespaced(identity.client.clone(), &ns)
         .delete("anything", &DeleteParams::default())
         .await;
+    assert!(
+        matches!(denied, Err(kube::Error::Api(ref s)) if s.code == 403),
+        "{denied:?}"
+    );
+    let schedules = kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+        "locust.io",
+        "v1alpha1",
+        "LocustTestSchedule",
+    ));
+    let denied =
+        Api::<kube::api::DynamicObject>::namespaced_with(identity.client.clone(), &ns, &schedules)
+            .delete("anything", &DeleteParams::default())
+            .await;
     assert!(
         matches!(denied, Err(kube::Error::Api(ref s)) if s.code == 403),
         "{denied:?}"

@@ -418,6 +418,7 @@ pub fn thresholds() -> BoxedStrategy<v2::ThresholdsSpec> {
                 endpoints,
                 stop_on_breach,
                 stop_grace_period_seconds: grace,
+                baseline: None,
             },
         )
         .boxed()

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use locust_operator::api::names::CRD_NAME;
 use serde_json::{Value, json};
 
 use crate::support::distributions::{
@@ -104,7 +105,7 @@ fn default_chart_renders_every_core_object() {
     ] {
         assert!(!kinds.contains(kind), "{kind} rendered by default");
     }
-    let crd = find(&objects, "CustomResourceDefinition", None);
+    let crd = find(&objects, "CustomResourceDefinition", Some(CRD_NAME));
     assert_eq!(
         crd["metadata"]["annotations"]["helm.sh/resource-policy"],
         json!("keep")
@@ -128,7 +129,7 @@ fn certificate_modes_configure_the_operator_and_the_crd() {
         env_value(&deployment, "WEBHOOK_SECRET_NAME").as_deref(),
         Some("test-locust-k8s-operator-webhook-certs")
     );
-    let crd = find(&objects, "CustomResourceDefinition", None);
+    let crd = find(&objects, "CustomResourceDefinition", Some(CRD_NAME));
     let client = &crd["spec"]["conversion"]["webhook"]["clientConfig"];
     assert_eq!(
         client["service"]["name"],
@@ -151,7 +152,7 @@ fn certificate_modes_configure_the_operator_and_the_crd() {
         json!("test-locust-k8s-operator-webhook-certs")
     );
     find(&objects, "Issuer", None);
-    let crd = find(&objects, "CustomResourceDefinition", None);
+    let crd = find(&objects, "CustomResourceDefinition", Some(CRD_NAME));
     assert_eq!(
         crd["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
         json!("locust-system/test-locust-k8s-operator-serving-cert")
@@ -172,7 +173,7 @@ fn certificate_modes_configure_the_operator_and_the_crd() {
         Some("directory")
     );
     assert_mounts_secret(&deployment, "my-webhook-tls");
-    let crd = find(&objects, "CustomResourceDefinition", None);
+    let crd = find(&objects, "CustomResourceDefinition", Some(CRD_NAME));
     assert_eq!(
         crd["spec"]["conversion"]["webhook"]["clientConfig"]["caBundle"],
         json!(ValueSet::TEST_CA_BUNDLE)

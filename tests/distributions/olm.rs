@@ -259,10 +259,23 @@ fn examples_and_samples_pass_the_operators_own_validation() {
             .unwrap(),
     )
     .unwrap();
+    let mut schedules = 0;
     for example in examples.as_array().unwrap() {
+        // A schedule's template is a LocustTest spec: validated as the run it makes.
+        let test = if example["kind"] == json!("LocustTestSchedule") {
+            schedules += 1;
+            json!({
+                "apiVersion": "locust.io/v2", "kind": "LocustTest",
+                "metadata": { "name": "run-29000000" },
+                "spec": example["spec"]["template"]["spec"],
+            })
+        } else {
+            example.clone()
+        };
         assert_eq!(
-            locust_operator::api::validation::validate_object(example, "alm-examples", None),
+            locust_operator::api::validation::validate_object(&test, "alm-examples", None),
             vec![]
         );
     }
+    assert_eq!(schedules, 1, "the schedule sample is advertised");
 }

@@ -77,6 +77,59 @@ fn crd_schema_is_byte_identical_in_chart_config_and_bundle() {
     }
 }
 
+#[test]
+fn schedule_crd_is_byte_identical_in_chart_config_and_bundle() {
+    let config =
+        fs::read_to_string(repo().join("config/crd/locusttestschedules.locust.io.yaml")).unwrap();
+    let bundle =
+        fs::read_to_string(repo().join("bundle/manifests/locust.io_locusttestschedules.yaml"))
+            .unwrap();
+    let out = helm(&[
+        "template",
+        "test",
+        CHART,
+        "--namespace",
+        "locust-system",
+        "--kube-version",
+        "1.36.3",
+        "--show-only",
+        "templates/crd-schedule.yaml",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let chart = String::from_utf8(out.stdout).unwrap();
+    let reference = versions_block(&config);
+    assert!(
+        reference.len() > 10_000,
+        "suspiciously small versions block"
+    );
+    assert_eq!(
+        versions_block(&bundle),
+        reference,
+        "bundle schedule CRD differs"
+    );
+    assert_eq!(
+        versions_block(&chart),
+        reference,
+        "chart schedule CRD differs"
+    );
+    let crd =
+        serde_json::to_value(locust_operator::api::schedule_crd::schedule_crd().unwrap()).unwrap();
+    for text in [&config, &bundle, &chart] {
+        let parsed: Value = serde_yaml::from_str(text).unwrap();
+        assert_eq!(parsed["spec"]["versions"], crd["spec"]["versions"]);
+        assert_eq!(
+            parsed["spec"]["names"]["shortNames"],
+            json!(["lotestsched"])
+        );
+        // It converts nothing: no webhook stanza.
+        assert_eq!(parsed["spec"]["conversion"], Value::Null);
+    }
+}
+
 fn rules_of(objects: &[Value], kind: &str, name_suffix: &str) -> Vec<Value> {
     objects
         .iter()

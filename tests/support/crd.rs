@@ -112,3 +112,44 @@ async fn apply_and_wait(cluster: &Cluster) -> Result<(), String> {
     .await;
     Ok(())
 }
+
+/// Applies the LocustTestSchedule CRD (as `config/crd/` ships it) and waits until it is
+/// Established. Runs once per binary, like [`install`].
+pub async fn install_schedule(cluster: &Cluster) -> Result<(), String> {
+    static INSTALLED: OnceCell<Result<(), String>> = OnceCell::const_new();
+    INSTALLED
+        .get_or_init(|| async {
+            let crd =
+                locust_operator::api::schedule_crd::schedule_crd().map_err(|e| e.to_string())?;
+            let yaml = locust_operator::manifests::to_yaml(&crd).map_err(|e| e.to_string())?;
+            let out = run_with_stdin(cluster.kubectl().args(["apply", "-f", "-"]), Some(&yaml));
+            if !out.status.success() {
+                return Err(format!(
+                    "the API server rejected the LocustTestSchedule CRD:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            let name = locust_operator::api::names::SCHEDULE_CRD_NAME;
+            let crds = Api::<CustomResourceDefinition>::all(cluster.client());
+            wait::until_ok(
+                "the LocustTestSchedule CRD to be Established",
+                Duration::from_secs(30),
+                async || {
+                    let crd = crds.get(name).await.map_err(|e| e.to_string())?;
+                    let conditions = crd.status.and_then(|s| s.conditions).unwrap_or_default();
+                    if conditions
+                        .iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                    {
+                        Ok(())
+                    } else {
+                        Err(format!("conditions: {conditions:?}"))
+                    }
+                },
+            )
+            .await;
+            Ok(())
+        })
+        .await
+        .clone()
+}

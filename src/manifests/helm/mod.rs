@@ -18,10 +18,10 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::api::names::{CRD_NAME, KIND};
+use crate::api::names::{CRD_NAME, KIND, SCHEDULE_CRD_NAME, SCHEDULE_KIND, SCHEDULE_VERSION};
 
 use super::yaml::{RenderError, indent, plain};
-use super::{GENERATED_HEADER, SAMPLE_LOCUSTFILE, release, sample_v2};
+use super::{GENERATED_HEADER, SAMPLE_LOCUSTFILE, release, sample_schedule, sample_v2};
 use fill::source;
 
 /// A free-form object in the chart's values (security contexts, affinity, Kafka settings...).
@@ -84,6 +84,7 @@ fn templates() -> Result<Vec<(&'static str, String)>, RenderError> {
         ("serviceaccount.yaml", templates::service_account()?),
         ("rbac.yaml", templates::rbac()?),
         ("crd.yaml", templates::crd()?),
+        ("crd-schedule.yaml", templates::crd_schedule()?),
         ("webhook-service.yaml", templates::webhook_service()?),
         ("metrics-service.yaml", templates::metrics_service()?),
         ("servicemonitor.yaml", optional::service_monitor()?),
@@ -96,6 +97,7 @@ fn templates() -> Result<Vec<(&'static str, String)>, RenderError> {
 
 fn chart_yaml() -> Result<String, RenderError> {
     let sample = plain(&sample_v2())?;
+    let schedule_sample = plain(&sample_schedule())?;
     let links = plain(&json!([
         { "name": "Documentation", "url": release::docs_url("install-helm.md") },
         { "name": "Source", "url": release::REPOSITORY },
@@ -111,6 +113,12 @@ fn chart_yaml() -> Result<String, RenderError> {
         "name": CRD_NAME,
         "displayName": "Locust test",
         "description": "A distributed Locust load test: master, workers, results in status",
+    }, {
+        "kind": SCHEDULE_KIND,
+        "version": SCHEDULE_VERSION,
+        "name": SCHEDULE_CRD_NAME,
+        "displayName": "Locust test schedule",
+        "description": "LocustTests run on a cron schedule, with a history of runs",
     }]))?;
     let chart = json!({
         "apiVersion": "v2",
@@ -132,7 +140,11 @@ fn chart_yaml() -> Result<String, RenderError> {
             "artifacthub.io/links": links,
             "artifacthub.io/images": images,
             "artifacthub.io/crds": crds,
-            "artifacthub.io/crdsExamples": format!("- {}", indent(&sample, 2).trim_start()),
+            "artifacthub.io/crdsExamples": format!(
+                "- {}\n- {}",
+                indent(&sample, 2).trim_start(),
+                indent(&schedule_sample, 2).trim_start()
+            ),
         },
     });
     Ok(format!("{GENERATED_HEADER}{}", plain(&chart)?))

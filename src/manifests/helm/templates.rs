@@ -2,7 +2,8 @@
 //! the two Services. Fixed parts (probes, volumes, port names, environment names, rules) come
 //! from [`crate::manifests::deployment`] and [`crate::manifests::rbac`]; values fill the rest.
 
-use crate::api::names::CRD_NAME;
+use crate::api::names::{CRD_NAME, SCHEDULE_CRD_NAME};
+use crate::api::schedule_crd::schedule_crd;
 use crate::contract::{ENV_STATS_ACCESS, ENV_STATS_POLL_INTERVAL};
 use crate::manifests::crd::crd_with_conversion;
 use crate::manifests::deployment::{
@@ -204,6 +205,17 @@ pub fn crd() -> Result<String, RenderError> {
         ("CHART", &CHART),
         ("CRD_NAME", &CRD_NAME),
         ("SPEC", &crd_spec()?),
+    ])
+}
+
+/// The LocustTestSchedule CRD in templates/, kept on uninstall like the LocustTest CRD. It
+/// converts nothing, so it needs no webhook stanza.
+pub fn crd_schedule() -> Result<String, RenderError> {
+    let spec = yaml::plain(&schedule_crd()?.spec)?;
+    source!("crd-schedule.yaml").fill(&[
+        ("CHART", &CHART),
+        ("CRD_NAME", &SCHEDULE_CRD_NAME),
+        ("SPEC", &spec.trim_end()),
     ])
 }
 

@@ -1,11 +1,13 @@
 //! The ClusterServiceVersion: identity and catalog text from [`release`], the Deployment from
 //! [`crate::manifests::deployment`] (directory certificate mode: OLM mounts the certificates),
 //! the permissions from [`crate::manifests::rbac`], the conversion webhook, the descriptors and
-//! the v2 sample as `alm-examples`.
+//! the v2 and schedule samples as `alm-examples`.
 
 use serde_json::{Value, json};
 
-use crate::api::names::{CRD_NAME, GROUP, KIND, PLURAL};
+use crate::api::names::{
+    CRD_NAME, GROUP, KIND, PLURAL, SCHEDULE_CRD_NAME, SCHEDULE_KIND, SCHEDULE_VERSION,
+};
 use crate::manifests::deployment::{
     CONVERT_PATH, Certificates, OperatorDeployment, WEBHOOK_PORT, WEBHOOK_SERVICE_PORT, Watch,
     distribution_config_env,
@@ -13,9 +15,10 @@ use crate::manifests::deployment::{
 use crate::manifests::rbac::{Choices, Scope, role_sets};
 use crate::manifests::release::{self, PACKAGE};
 use crate::manifests::yaml::RenderError;
-use crate::manifests::{SAMPLE_LOCUSTFILE, sample_v2};
+use crate::manifests::{SAMPLE_LOCUSTFILE, sample_schedule, sample_v2};
 
 use super::descriptors::{spec_descriptors, status_descriptors};
+use super::schedule_descriptors::{schedule_spec_descriptors, schedule_status_descriptors};
 
 /// Categories from OLM's allowed list.
 pub const CATEGORIES: &str = "Developer Tools,Integration & Delivery";
@@ -131,6 +134,21 @@ fn owned_crd() -> Value {
     })
 }
 
+fn owned_schedule_crd() -> Value {
+    json!({
+        "name": SCHEDULE_CRD_NAME,
+        "version": SCHEDULE_VERSION,
+        "kind": SCHEDULE_KIND,
+        "displayName": "Locust Test Schedule",
+        "description": "LocustTests run on a cron schedule, with a history of runs.",
+        "resources": [
+            { "kind": KIND, "name": PLURAL, "version": OWNED_VERSION },
+        ],
+        "specDescriptors": schedule_spec_descriptors(),
+        "statusDescriptors": schedule_status_descriptors(),
+    })
+}
+
 fn permissions(scope_is_cluster: bool) -> Vec<Value> {
     role_sets()
         .into_iter()
@@ -143,7 +161,10 @@ fn permissions(scope_is_cluster: bool) -> Vec<Value> {
 /// The ClusterServiceVersion.
 pub fn csv() -> Result<Value, RenderError> {
     let operator = operator();
-    let examples = serde_json::to_string_pretty(&[serde_json::to_value(sample_v2())?])?;
+    let examples = serde_json::to_string_pretty(&[
+        serde_json::to_value(sample_v2())?,
+        serde_json::to_value(sample_schedule())?,
+    ])?;
     let mut annotations = serde_json::Map::new();
     for (key, value) in [
         ("alm-examples", examples),
@@ -232,7 +253,7 @@ pub fn csv() -> Result<Value, RenderError> {
                 { "type": "AllNamespaces", "supported": true },
             ],
             "install": { "strategy": "deployment", "spec": install },
-            "customresourcedefinitions": { "owned": [owned_crd()] },
+            "customresourcedefinitions": { "owned": [owned_crd(), owned_schedule_crd()] },
             "webhookdefinitions": [{
                 "type": "ConversionWebhook",
                 "generateName": format!("c{PLURAL}.{GROUP}"),

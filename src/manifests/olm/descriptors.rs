@@ -3,22 +3,28 @@
 
 use serde_json::{Value, json};
 
-const TEXT: &str = "urn:alm:descriptor:com.tectonic.ui:text";
-const NUMBER: &str = "urn:alm:descriptor:com.tectonic.ui:number";
+pub(super) const TEXT: &str = "urn:alm:descriptor:com.tectonic.ui:text";
+pub(super) const NUMBER: &str = "urn:alm:descriptor:com.tectonic.ui:number";
 const POD_COUNT: &str = "urn:alm:descriptor:com.tectonic.ui:podCount";
-const SWITCH: &str = "urn:alm:descriptor:com.tectonic.ui:booleanSwitch";
+pub(super) const SWITCH: &str = "urn:alm:descriptor:com.tectonic.ui:booleanSwitch";
 const PULL_POLICY: &str = "urn:alm:descriptor:com.tectonic.ui:imagePullPolicy";
 const RESOURCES: &str = "urn:alm:descriptor:com.tectonic.ui:resourceRequirements";
 const NODE_SELECTOR: &str = "urn:alm:descriptor:com.tectonic.ui:nodeSelector";
 const NODE_AFFINITY: &str = "urn:alm:descriptor:com.tectonic.ui:nodeAffinity";
 const ADVANCED: &str = "urn:alm:descriptor:com.tectonic.ui:advanced";
 const CONFIG_MAP: &str = "urn:alm:descriptor:io.kubernetes:ConfigMap";
-const PHASE: &str = "urn:alm:descriptor:io.kubernetes.phase";
-const CONDITIONS: &str = "urn:alm:descriptor:io.kubernetes.conditions";
-const STATUS_TEXT: &str = "urn:alm:descriptor:text";
-const TIMESTAMP: &str = "urn:alm:descriptor:timestamp";
+pub(super) const PHASE: &str = "urn:alm:descriptor:io.kubernetes.phase";
+pub(super) const CONDITIONS: &str = "urn:alm:descriptor:io.kubernetes.conditions";
+/// A select of the schedule's concurrency policies.
+pub(super) const SELECT_CONCURRENCY: [&str; 3] = [
+    "urn:alm:descriptor:com.tectonic.ui:select:Forbid",
+    "urn:alm:descriptor:com.tectonic.ui:select:Replace",
+    "urn:alm:descriptor:com.tectonic.ui:select:Allow",
+];
+pub(super) const STATUS_TEXT: &str = "urn:alm:descriptor:text";
+pub(super) const TIMESTAMP: &str = "urn:alm:descriptor:timestamp";
 
-fn descriptor(path: &str, name: &str, description: &str, x: &[&str]) -> Value {
+pub(super) fn descriptor(path: &str, name: &str, description: &str, x: &[&str]) -> Value {
     json!({
         "path": path,
         "displayName": name,

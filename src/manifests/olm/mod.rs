@@ -3,13 +3,15 @@
 pub mod catalog;
 pub mod csv;
 pub mod descriptors;
+pub mod schedule_descriptors;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::api::names::{GROUP, PLURAL};
+use crate::api::names::{GROUP, PLURAL, SCHEDULE_PLURAL};
+use crate::api::schedule_crd::schedule_crd;
 
 use super::crd::crd_with_conversion;
 use super::yaml::{RenderError, plain};
@@ -78,6 +80,10 @@ pub fn render_bundle() -> Result<BTreeMap<PathBuf, String>, RenderError> {
     files.insert(
         format!("bundle/manifests/{GROUP}_{PLURAL}.yaml"),
         to_yaml(&crd)?,
+    );
+    files.insert(
+        format!("bundle/manifests/{GROUP}_{SCHEDULE_PLURAL}.yaml"),
+        to_yaml(&schedule_crd()?)?,
     );
     files.insert(
         format!("bundle/manifests/{metrics_name}_v1_service.yaml"),
