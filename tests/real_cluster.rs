@@ -41,6 +41,7 @@ use install::{
 use node::pods_reach_services_by_name_and_the_host_reaches_pods;
 use results::{
     live_stats_result_and_report_through_the_api_server_proxy,
+    scheduled_runs_are_judged_against_the_previous_run,
     stop_on_breach_stops_real_load_and_fails_the_test,
 };
 use samples::{
@@ -53,26 +54,33 @@ use telemetry::{
 };
 
 fn main() -> ExitCode {
-    support::harness::main_sequential(
-        Mode::RealCluster,
-        Duration::from_secs(300),
-        trials![
-            pods_reach_services_by_name_and_the_host_reaches_pods,
-            readme_v2_sample_runs_a_real_distributed_test,
-            v1_sample_runs_a_real_distributed_test,
-            env_secrets_and_volumes_reach_the_locust_process,
-            exporter_sidecar_serves_metrics_and_the_master_job_completes,
-            open_telemetry_exports_to_an_in_cluster_receiver,
-            failing_requests_fail_the_test_with_master_failed,
-            missing_locustfile_config_map_is_named,
-            missing_env_config_map_is_named,
-            missing_secret_mount_leaves_pods_stuck_and_is_named,
-            unpullable_image_is_named,
-            restricted_namespace_runs_locust_with_the_documented_security_block,
-            live_stats_result_and_report_through_the_api_server_proxy,
-            stop_on_breach_stops_real_load_and_fails_the_test,
-            helm_chart_runs_the_operator_in_the_cluster,
-            config_directory_runs_the_operator_in_the_cluster,
-        ],
-    )
+    let mut trials = trials![
+        pods_reach_services_by_name_and_the_host_reaches_pods,
+        readme_v2_sample_runs_a_real_distributed_test,
+        v1_sample_runs_a_real_distributed_test,
+        env_secrets_and_volumes_reach_the_locust_process,
+        exporter_sidecar_serves_metrics_and_the_master_job_completes,
+        open_telemetry_exports_to_an_in_cluster_receiver,
+        failing_requests_fail_the_test_with_master_failed,
+        missing_locustfile_config_map_is_named,
+        missing_env_config_map_is_named,
+        missing_secret_mount_leaves_pods_stuck_and_is_named,
+        unpullable_image_is_named,
+        restricted_namespace_runs_locust_with_the_documented_security_block,
+        live_stats_result_and_report_through_the_api_server_proxy,
+        stop_on_breach_stops_real_load_and_fails_the_test,
+        helm_chart_runs_the_operator_in_the_cluster,
+        config_directory_runs_the_operator_in_the_cluster,
+    ];
+    // Run on demand (`-- --ignored scheduled_runs`), listed as ignored in every run: it passed
+    // 2 of 3 times on 2026-11-25; once a worker of the second run stayed unconnected for the
+    // whole 120 s, for a cause not found yet. Kept out of CI until that is understood.
+    trials.push(
+        support::harness::trial(
+            "scheduled_runs_are_judged_against_the_previous_run",
+            scheduled_runs_are_judged_against_the_previous_run,
+        )
+        .with_ignored_flag(true),
+    );
+    support::harness::main_sequential(Mode::RealCluster, Duration::from_secs(300), trials)
 }

@@ -34,6 +34,10 @@ pub async fn ensure_operator(cluster: &Cluster) {
     crd::install(cluster)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    // Both CRDs before the operator starts, as an install has them.
+    crd::install_schedule(cluster)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let namespaces = Api::<Namespace>::all(cluster.client());
     if namespaces
         .get_opt(OPERATOR_NAMESPACE)

@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 use locust_operator::api::v2::Phase;
 
 use crate::support::tools::tool;
+use locust_operator::api::names::SCHEDULE_CRD_NAME;
+
 use crate::support::{Cluster, crd::CRD_NAME, wait};
 
 use super::common::{apply, follow_to_end, master_log, sample, set_flag, stop_operator, tail};
@@ -50,6 +52,7 @@ async fn clean_slate(cluster: &Cluster) {
             "delete",
             "crd",
             CRD_NAME,
+            SCHEDULE_CRD_NAME,
             "--ignore-not-found",
             "--wait",
             "--timeout=120s",

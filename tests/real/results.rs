@@ -2,7 +2,8 @@
 //! service proxy (the shared host operator runs outside the cluster, so `--stats-access` auto
 //! picks `apiserver-proxy`): live stats while the test runs, connected workers as Locust counts
 //! them, the final result against what the target saw, the report ConfigMap and the `report`
-//! command, the threshold verdict overriding Locust's exit code, and stopOnBreach.
+//! command, the threshold verdict overriding Locust's exit code, stopOnBreach, and a
+//! LocustTestSchedule's runs judged against the previous run (baseline thresholds).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
@@ -407,5 +409,163 @@ pub async fn stop_on_breach_stops_real_load_and_fails_the_test(cluster: &'static
     eprintln!(
         "FIGURES: {ns}/{name}: a 300 s run stopped on a breach and Failed {:.0} s after creation",
         took.as_secs_f64()
+    );
+}
+
+/// Two runs of a LocustTestSchedule started by its trigger annotation, each a real distributed
+/// test: the first has no baseline and passes saying so; the second carries the first's
+/// figures as its baseline reference, and its verdict shows its own figure and the baseline's.
+pub async fn scheduled_runs_are_judged_against_the_previous_run(cluster: &'static Cluster) {
+    ensure_operator(cluster).await;
+    let (ns, target) = namespace_with_target(cluster, "schedule").await;
+    let name = "nightly";
+    cluster
+        .config_map(
+            &ns,
+            &format!("{name}-locustfile"),
+            &[("locustfile.py", LOCUSTFILE)],
+        )
+        .await;
+    // Ratios no real run breaks: the point is the comparison, not a failure.
+    let baseline = json!({"baseline": {
+        "maxP95ResponseTimeRatio": 50.0,
+        "minRequestsPerSecondRatio": 0.02,
+    }});
+    let run = test_manifest(cluster, name, &target, "10s", baseline);
+    // Due once a year at most: only the trigger starts runs here.
+    apply(
+        cluster,
+        &ns,
+        &json!({
+            "apiVersion": "locust.io/v1alpha1", "kind": "LocustTestSchedule",
+            "metadata": {"name": name},
+            "spec": {
+                "schedule": "0 0 1 1 *",
+                "successfulRunsHistoryLimit": 3,
+                "template": {"spec": run["spec"]},
+            },
+        }),
+    );
+    let tests = Api::<LocustTest>::namespaced(cluster.client(), &ns);
+    let runs = async |count: usize| -> Vec<LocustTest> {
+        wait::until_ok(
+            &format!("{count} runs of {ns}/{name}"),
+            Duration::from_secs(30),
+            async || {
+                let mut list = tests
+                    .list(&ListParams::default().labels(&format!("locust.io/schedule={name}")))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .items;
+                list.sort_by_key(|t| t.metadata.creation_timestamp.clone().map(|t| t.0));
+                if list.len() == count {
+                    Ok(list)
+                } else {
+                    Err(format!("{} runs", list.len()))
+                }
+            },
+        )
+        .await
+    };
+    let trigger = |value: &str| {
+        let out = cluster.run_kubectl(
+            &[
+                "annotate",
+                "-n",
+                &ns,
+                "lotestsched",
+                name,
+                &format!("locust.io/trigger={value}"),
+                "--overwrite",
+            ],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+
+    trigger("first");
+    let first = runs(1).await.remove(0).name_any();
+    let (_, done) = follow_to_end(cluster, &ns, &first, Duration::from_secs(120)).await;
+    assert_eq!(
+        done.status.as_ref().and_then(|s| s.phase),
+        Some(Phase::Succeeded),
+        "{done:?}"
+    );
+    let verdict = condition(&done, "ThresholdsMet").unwrap();
+    assert_eq!(verdict.0, "True", "{verdict:?}");
+    assert!(
+        verdict.2.contains("no baseline to compare with"),
+        "{verdict:?}"
+    );
+    let first_result = done.status.as_ref().unwrap().result.clone().unwrap();
+    let first_p95 = first_result.p95_response_time.unwrap();
+
+    trigger("second");
+    let second = runs(2).await.remove(1);
+    let reference =
+        serde_json::to_value(&second.spec.thresholds).unwrap()["baseline"]["reference"].clone();
+    assert_eq!(reference["run"], json!(first), "{reference}");
+    assert_eq!(
+        reference["p95ResponseTime"],
+        json!(first_p95),
+        "{reference}"
+    );
+    let second = second.name_any();
+    let (_, done) = follow_to_end(cluster, &ns, &second, Duration::from_secs(120)).await;
+    assert_eq!(
+        done.status.as_ref().and_then(|s| s.phase),
+        Some(Phase::Succeeded),
+        "{done:?}"
+    );
+    let verdict = condition(&done, "ThresholdsMet").unwrap();
+    assert_eq!(verdict.0, "True", "{verdict:?}");
+    // Both figures: the run's own, and the baseline's with the run it came from.
+    let p95 = done
+        .status
+        .as_ref()
+        .unwrap()
+        .result
+        .clone()
+        .unwrap()
+        .p95_response_time
+        .unwrap();
+    // Figures as the verdict writes them: whole numbers bare, others with up to 4 decimals.
+    let number = |v: f64| {
+        if v.fract() == 0.0 {
+            format!("{}", v as i64)
+        } else {
+            format!("{v:.4}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
+        }
+    };
+    assert!(
+        verdict.2.contains(&format!(
+            "aggregate p95 response time {} ms <= ",
+            number(p95)
+        )) && verdict.2.contains(&format!(
+            "(50 x baseline {} ms of {first})",
+            number(first_p95)
+        )),
+        "{verdict:?} (p95 {p95}, baseline {first_p95})"
+    );
+
+    // The schedule's status names the last run, its verdict and the trigger acted on.
+    let schedule =
+        cluster.run_kubectl(&["get", "-n", &ns, "lotestsched", name, "-o", "json"], None);
+    let schedule: Value = serde_json::from_slice(&schedule.stdout).unwrap();
+    let status = &schedule["status"];
+    assert_eq!(status["lastRun"]["name"], json!(second), "{status}");
+    assert_eq!(status["lastRun"]["phase"], "Succeeded", "{status}");
+    assert_eq!(status["lastSuccessfulRun"], json!(second), "{status}");
+    assert_eq!(status["lastTrigger"], "second", "{status}");
+    eprintln!(
+        "FIGURES: {ns}/{name}: run {first} p95 {first_p95} ms, run {second} p95 {p95} ms; verdict: {}",
+        verdict.2
     );
 }
