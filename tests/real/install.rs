@@ -6,6 +6,7 @@
 //!
 //! These run last: they stop the shared host operator and replace the CRD.
 
+use std::collections::BTreeSet;
 use std::process::Output;
 use std::time::Duration;
 
@@ -14,11 +15,10 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::Api;
 use serde_json::{Value, json};
 
+use locust_operator::api::names::SCHEDULE_CRD_NAME;
 use locust_operator::api::v2::Phase;
 
 use crate::support::tools::tool;
-use locust_operator::api::names::SCHEDULE_CRD_NAME;
-
 use crate::support::{Cluster, crd::CRD_NAME, wait};
 
 use super::common::{apply, follow_to_end, master_log, sample, set_flag, stop_operator, tail};
@@ -228,7 +228,7 @@ pub async fn helm_chart_runs_the_operator_in_the_cluster(cluster: &'static Clust
     let kinds = "all,serviceaccounts,roles,rolebindings,configmaps,secrets,clusterroles,\
                  clusterrolebindings,customresourcedefinitions";
     wait::until_ok(
-        "helm uninstall to leave only the CRD",
+        "helm uninstall to leave only the two CRDs",
         Duration::from_secs(90),
         async || {
             let left = cluster.run_kubectl(
@@ -244,7 +244,13 @@ pub async fn helm_chart_runs_the_operator_in_the_cluster(cluster: &'static Clust
                 None,
             );
             let left = String::from_utf8_lossy(&left.stdout).trim().to_string();
-            (left == format!("customresourcedefinition.apiextensions.k8s.io/{CRD_NAME}"))
+            // Both CRDs are kept on uninstall (docs/install-helm.md), nothing else.
+            let names: BTreeSet<&str> = left.lines().collect();
+            let kept: BTreeSet<String> = [CRD_NAME, SCHEDULE_CRD_NAME]
+                .iter()
+                .map(|crd| format!("customresourcedefinition.apiextensions.k8s.io/{crd}"))
+                .collect();
+            (names == kept.iter().map(String::as_str).collect())
                 .then_some(())
                 .ok_or(left)
         },
