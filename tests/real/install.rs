@@ -122,16 +122,19 @@ async fn v1_and_v2_tests_succeed(cluster: &Cluster, prefix: &str) {
     .await;
     apply(cluster, &ns, &v2);
     apply(cluster, &ns, &v1);
-    // Followed at once: each must be seen Pending, then Running, then Succeeded.
+    // Followed at once: each goes Pending, Running, Succeeded. Pending may come and go
+    // between two 100 ms polls when the operator in the cluster is quick (CI: the v1 test was
+    // first seen Running), so it may be missing from what the poll saw; nothing else may.
     let (v2_run, v1_run) = tokio::join!(
         follow_to_end(cluster, &ns, "demo", Duration::from_secs(180)),
         follow_to_end(cluster, &ns, "demo-v1", Duration::from_secs(180)),
     );
     for (name, (phases, test)) in [("demo", v2_run), ("demo-v1", v1_run)] {
+        let seen = phases.strip_prefix(&[Phase::Pending]).unwrap_or(&phases);
         assert_eq!(
-            phases,
-            [Phase::Pending, Phase::Running, Phase::Succeeded],
-            "{name}: {:?}\n{}",
+            seen,
+            [Phase::Running, Phase::Succeeded],
+            "{name}: {phases:?} {:?}\n{}",
             test.status,
             tail(&master_log(cluster, &ns, name).await, 20)
         );
