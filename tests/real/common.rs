@@ -67,7 +67,10 @@ pub async fn ensure_operator(cluster: &Cluster) {
         .unwrap();
     let mut options = OperatorOptions::new(&identity.kubeconfig, OPERATOR_NAMESPACE);
     options.watch_namespace = None;
-    options.grace = "20s";
+    // Long enough for a pod to be created on a loaded two-core node (a master pod once took
+    // over 20 s in ContainerCreating while two release builds ran), short enough that the
+    // failure tests, which wait it out, stay quick.
+    options.grace = "45s";
     options.env = vec![
         ("WEBHOOK_CERT_MODE", "self-managed".into()),
         ("WEBHOOK_SERVICE_NAME", "locust-k8s-operator-webhook".into()),
@@ -205,8 +208,15 @@ pub async fn follow_to_end(
                     )
                 })
                 .collect();
+            let mut workers = String::new();
+            for pod in pods_of(cluster, ns, name, "worker").await {
+                let pod_name = pod.metadata.name.clone().unwrap_or_default();
+                let container = pod.spec.as_ref().map(|s| s.containers[0].name.clone());
+                let log = cluster.pod_log(ns, &pod_name, container.as_deref()).await;
+                workers.push_str(&format!("--- {pod_name}\n{}\n", tail(&log, 30)));
+            }
             panic!(
-                "{ns}/{name} did not end within {timeout:?}; phases so far {phases:?}\npods: {pods:#?}\nmaster log:\n{}\noperator log about it and errors (end):\n{}",
+                "{ns}/{name} did not end within {timeout:?}; phases so far {phases:?}\npods: {pods:#?}\nmaster log:\n{}\nworker logs (end):\n{workers}\noperator log about it and errors (end):\n{}",
                 master_log(cluster, ns, name).await,
                 tail(&about, 40)
             );

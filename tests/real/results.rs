@@ -283,8 +283,7 @@ pub async fn live_stats_result_and_report_through_the_api_server_proxy(cluster: 
     );
 }
 
-/// Strict thresholds with stopOnBreach: the operator stops the load once the failure ratio has
-/// been over its limit for the grace period, long before the run time, and fails the test with/// Runs `locust-k8s-operator ui NAME --port 0` once the master runs, reads the URL it prints,
+/// Runs `locust-k8s-operator ui NAME --port 0` once the master runs, reads the URL it prints,
 /// and GETs `/stats/requests` through it. Returns the URL and the answer's body.
 async fn web_ui_through_the_ui_command(
     cluster: &'static Cluster,
@@ -349,6 +348,8 @@ async fn web_ui_through_the_ui_command(
     (url, answer)
 }
 
+/// Strict thresholds with stopOnBreach: the operator stops the load once the failure ratio has
+/// been over its limit for the grace period, long before the run time, and fails the test with
 /// ThresholdsBreached naming the breach.
 pub async fn stop_on_breach_stops_real_load_and_fails_the_test(cluster: &'static Cluster) {
     ensure_operator(cluster).await;
