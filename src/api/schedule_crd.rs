@@ -102,8 +102,8 @@ fn shape(schema: &mut Value) -> Result<(), CrdError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use crate::api::names::{SCHEDULE_CRD_NAME, SCHEDULE_SHORT_NAME};
+    use serde_json::json;
 
     fn schema() -> Value {
         let crd = schedule_crd().unwrap();

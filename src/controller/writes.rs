@@ -13,6 +13,7 @@ use serde_json::json;
 use tracing::warn;
 
 use crate::api::names::FIELD_MANAGER;
+use crate::api::text::shorten;
 
 /// The longest event note the operator writes; longer ones are cut at a character boundary
 /// and end in `...`.
@@ -65,36 +66,12 @@ pub async fn publish_event<K>(
             EventType::Normal
         },
         reason: reason.to_string(),
-        note: Some(truncate(note, NOTE_LIMIT)),
+        note: Some(shorten(note, NOTE_LIMIT, "...")),
         action: action.to_string(),
         secondary: None,
     };
     // The event may outlive the object: it names it, it does not need it.
     if let Err(error) = recorder.publish(&event, &object.object_ref(&())).await {
         warn!(object = %object.name_any(), %error, reason, "cannot publish event");
-    }
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::truncate;
-
-    #[test]
-    fn long_notes_are_cut_at_a_character_boundary() {
-        assert_eq!(truncate("short", 10), "short");
-        assert_eq!(truncate("abcdef", 3), "abc...");
-        // "é" is two bytes: a cut inside it moves back before it.
-        assert_eq!(truncate("aé", 2), "a...");
     }
 }
