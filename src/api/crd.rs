@@ -143,7 +143,7 @@ fn shaped_version(
 /// Drops what the API server does not need or would treat differently from our intent:
 /// `nullable` (so a null is pruned and defaulted instead of stored), `null` in enums, and
 /// line wrapping inside descriptions (kept as paragraphs).
-fn normalize(node: &mut Value) {
+pub(super) fn normalize(node: &mut Value) {
     match node {
         Value::Object(map) => {
             map.remove("nullable");
@@ -192,17 +192,17 @@ fn strip_nested_descriptions(node: &mut Map<String, Value>) {
 
 /// One version's schema while rules and bounds are patched in. Every pointer must name an
 /// object in the schema; one that does not is a [`CrdError::MissingNode`].
-struct Shaping<'a> {
+pub(super) struct Shaping<'a> {
     version: &'static str,
     schema: &'a mut Value,
 }
 
 impl<'a> Shaping<'a> {
-    fn new(version: &'static str, schema: &'a mut Value) -> Self {
+    pub(super) fn new(version: &'static str, schema: &'a mut Value) -> Self {
         Shaping { version, schema }
     }
 
-    fn node(&mut self, pointer: &str) -> Result<&mut Map<String, Value>, CrdError> {
+    pub(super) fn node(&mut self, pointer: &str) -> Result<&mut Map<String, Value>, CrdError> {
         match self.schema.pointer_mut(pointer) {
             Some(Value::Object(map)) => Ok(map),
             _ => Err(CrdError::MissingNode {
@@ -217,7 +217,12 @@ impl<'a> Shaping<'a> {
         Ok(())
     }
 
-    fn add_rule(&mut self, pointer: &str, rule: &str, message: &str) -> Result<(), CrdError> {
+    pub(super) fn add_rule(
+        &mut self,
+        pointer: &str,
+        rule: &str,
+        message: &str,
+    ) -> Result<(), CrdError> {
         let rules = self
             .node(pointer)?
             .entry("x-kubernetes-validations")
@@ -228,7 +233,7 @@ impl<'a> Shaping<'a> {
         Ok(())
     }
 
-    fn strip_nested_descriptions(&mut self, pointer: &str) -> Result<(), CrdError> {
+    pub(super) fn strip_nested_descriptions(&mut self, pointer: &str) -> Result<(), CrdError> {
         strip_nested_descriptions(self.node(pointer)?);
         Ok(())
     }

@@ -9,6 +9,7 @@ pub mod quantity;
 pub mod schedule;
 pub mod schedule_crd;
 pub mod status;
+pub mod text;
 pub mod thresholds;
 pub mod v1;
 pub mod v2;

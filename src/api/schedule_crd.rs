@@ -10,9 +10,9 @@ use std::sync::OnceLock;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::crd::{CrdError, version_schema};
+use super::crd::{CrdError, Shaping, normalize, version_schema};
 use super::names::SCHEDULE_VERSION;
 use super::schedule::{LocustTestSchedule, name_length_rule};
 
@@ -61,13 +61,6 @@ fn build() -> Result<CustomResourceDefinition, CrdError> {
     Ok(crd)
 }
 
-fn node<'a>(schema: &'a mut Value, pointer: &str) -> Result<&'a mut Map<String, Value>, CrdError> {
-    match schema.pointer_mut(pointer) {
-        Some(Value::Object(map)) => Ok(map),
-        _ => Err(missing(pointer)),
-    }
-}
-
 fn shape(schema: &mut Value) -> Result<(), CrdError> {
     normalize(schema);
     // The template's spec: the LocustTest's, less immutability.
@@ -82,15 +75,12 @@ fn shape(schema: &mut Value) -> Result<(), CrdError> {
                 .is_some_and(|m| m.starts_with(IMMUTABLE_SPEC_MESSAGE))
         });
     }
-    let template_spec = node(
-        schema,
-        "/properties/spec/properties/template/properties/spec",
-    )?;
-    let description = template_spec.get("description").cloned();
     let Value::Object(mut replacement) = test_spec else {
         return Err(missing("/properties/spec (of the LocustTest v2 schema)"));
     };
-    if let Some(description) = description {
+    let mut s = Shaping::new(SCHEDULE_VERSION, schema);
+    let template_spec = s.node("/properties/spec/properties/template/properties/spec")?;
+    if let Some(description) = template_spec.get("description").cloned() {
         replacement.insert("description".to_string(), description);
     }
     *template_spec = replacement;
@@ -101,57 +91,11 @@ fn shape(schema: &mut Value) -> Result<(), CrdError> {
         "/properties/status/properties/lastScheduleTime",
         "/properties/status/properties/nextScheduleTime",
     ] {
-        strip_nested_descriptions(node(schema, pointer)?);
+        s.strip_nested_descriptions(pointer)?;
     }
 
     let (rule, message) = name_length_rule();
-    let root = node(schema, "")?;
-    root.insert(
-        "x-kubernetes-validations".to_string(),
-        json!([{ "rule": rule, "message": message }]),
-    );
-    Ok(())
-}
-
-/// Drops `nullable` and `null` enum values (as the LocustTest CRD does) so that a null is
-/// pruned and defaulted.
-fn normalize(node: &mut Value) {
-    match node {
-        Value::Object(map) => {
-            map.remove("nullable");
-            if let Some(Value::Array(values)) = map.get_mut("enum") {
-                values.retain(|v| !v.is_null());
-            }
-            if let Some(Value::String(text)) = map.get_mut("description") {
-                *text = text
-                    .split("\n\n")
-                    .map(|p| p.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
-                    .collect::<Vec<_>>()
-                    .join("\n\n");
-            }
-            map.values_mut().for_each(normalize);
-        }
-        Value::Array(items) => items.iter_mut().for_each(normalize),
-        _ => {}
-    }
-}
-
-fn strip_nested_descriptions(node: &mut Map<String, Value>) {
-    fn strip(node: &mut Value) {
-        match node {
-            Value::Object(map) => {
-                map.remove("description");
-                map.values_mut().for_each(strip);
-            }
-            Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    for (key, child) in node.iter_mut() {
-        if key != "description" {
-            strip(child);
-        }
-    }
+    s.add_rule("", &rule, &message)
 }
 
 #[cfg(test)]
@@ -159,6 +103,7 @@ fn strip_nested_descriptions(node: &mut Map<String, Value>) {
 mod tests {
     use super::*;
     use crate::api::names::{SCHEDULE_CRD_NAME, SCHEDULE_SHORT_NAME};
+    use serde_json::json;
 
     fn schema() -> Value {
         let crd = schedule_crd().unwrap();

@@ -22,14 +22,14 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracing::{info, warn};
 
-use super::{Context, Error};
+use super::{Context, Error, writes};
 use crate::api::names::{GO_FINALIZER, LABEL_K8S_MANAGED_BY};
 use crate::api::v2::LocustTest;
 
@@ -117,17 +117,8 @@ pub(super) async fn release_go_finalizer(
 }
 
 async fn publish(test: &LocustTest, ctx: &Context, type_: EventType, reason: &str, note: String) {
-    let event = Event {
-        type_,
-        reason: reason.to_string(),
-        note: Some(note),
-        action: "Delete".to_string(),
-        secondary: None,
-    };
-    // The event may outlive the test: it names it, it does not need it.
-    if let Err(error) = ctx.recorder.publish(&event, &test.object_ref(&())).await {
-        warn!(test = %test.name_any(), %error, reason, "cannot publish event");
-    }
+    let warning = type_ == EventType::Warning;
+    writes::publish_event(&ctx.recorder, test, "Delete", warning, reason, &note).await;
 }
 
 /// Who a child found by name belongs to.

@@ -44,13 +44,14 @@ enum Made {
 }
 
 /// Creates the routes `test` asks for, unless an earlier round settled them. `None` when the
-/// test asks for none or nothing is to be done; the event announces a change.
+/// test asks for none or nothing is to be done; the event announces a change, so there is none
+/// when the condition already says the same (a wait for a previous route, tried again).
 pub async fn expose(
     test: &LocustTest,
     ctx: &Context,
     namespace: &str,
     old: &LocustTestStatus,
-) -> Result<Option<(Exposure, EventNote)>, Error> {
+) -> Result<Option<(Exposure, Option<EventNote>)>, Error> {
     if settled(old) {
         return Ok(None);
     }
@@ -59,7 +60,8 @@ pub async fn expose(
         Ok(routes) => routes,
         Err(error) => {
             let message = format!("the web UI routes cannot be built: {error}");
-            return Ok(Some(outcome(false, reason::ROUTE_REJECTED, message)));
+            let (exposure, event) = outcome(false, reason::ROUTE_REJECTED, message);
+            return Ok(Some((exposure, Some(event))));
         }
     };
     let mut made = Vec::new();
@@ -79,7 +81,18 @@ pub async fn expose(
         let step = create_once(test, &api, route, "HTTPRoute").await?;
         made.push(("HTTPRoute", route.name_any(), step));
     }
-    Ok(Some(summarize(&made)))
+    let (exposure, event) = summarize(&made);
+    let news = !already_said(old, &exposure);
+    Ok(Some((exposure, news.then_some(event))))
+}
+
+/// Whether the WebUIExposed condition already says what `exposure` says.
+fn already_said(old: &LocustTestStatus, exposure: &Exposure) -> bool {
+    old.conditions.iter().flatten().any(|c| {
+        c.type_ == condition::WEB_UI_EXPOSED
+            && c.reason == exposure.reason
+            && c.message == exposure.message
+    })
 }
 
 /// Whether an earlier round settled the routes: they exist, or retrying cannot help.
@@ -216,6 +229,22 @@ mod tests {
             }]),
             ..LocustTestStatus::default()
         }
+    }
+
+    #[test]
+    fn a_wait_already_reported_is_not_announced_again() {
+        let (exposure, _) = summarize(&[(
+            "Ingress",
+            "t-master".to_string(),
+            waiting("Ingress", "t-master"),
+        )]);
+        let mut old = status_with("False", reason::WAITING_FOR_PREVIOUS_ROUTE);
+        assert!(!already_said(&old, &exposure), "another message");
+        if let Some(condition) = old.conditions.as_mut().and_then(|c| c.first_mut()) {
+            condition.message = exposure.message.clone();
+        }
+        assert!(already_said(&old, &exposure));
+        assert!(!already_said(&LocustTestStatus::default(), &exposure));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod references;
 pub mod results;
 pub mod schedule;
 pub mod status;
+mod writes;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

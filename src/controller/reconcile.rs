@@ -8,12 +8,10 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 use tracing::{debug, info, instrument, warn};
 
 use super::adoption::{self, Claim};
@@ -21,7 +19,7 @@ use super::conditions::{EventNote, reason};
 use super::references;
 use super::results::{ReportOutcome, StatsView};
 use super::status::{self, Observed, Outcome};
-use super::{Context, Error};
+use super::{Context, Error, writes};
 use crate::api::names::{FIELD_MANAGER, LABEL_TEST_NAME};
 use crate::api::v2::{LocustTest, LocustTestStatus, Phase};
 use crate::api::validation::validate_object;
@@ -141,7 +139,7 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
     // The routes to the web UI, once.
     let exposure = match super::exposure::expose(test, ctx, &namespace, &old).await? {
         Some((exposure, event)) => {
-            extra_events.push(event);
+            extra_events.extend(event);
             Some(exposure)
         }
         None => None,
@@ -250,7 +248,16 @@ async fn finish(
 ) -> Result<Action, Error> {
     if outcome.status != *old {
         ctx.may_write()?;
-        write_status(test, ctx, &outcome.status).await?;
+        let namespace = test
+            .namespace()
+            .ok_or(Error::MissingMetadata("namespace"))?;
+        writes::apply_status::<LocustTest>(
+            &ctx.client,
+            &namespace,
+            &test.name_any(),
+            &outcome.status,
+        )
+        .await?;
         if outcome.status.phase != old.phase {
             info!(
                 test = %test.name_any(),
@@ -263,7 +270,15 @@ async fn finish(
     }
     for note in &outcome.events {
         ctx.may_write()?;
-        publish(test, ctx, note).await;
+        writes::publish_event(
+            &ctx.recorder,
+            test,
+            "Reconcile",
+            note.warning,
+            note.reason,
+            &note.message,
+        )
+        .await;
     }
     let terminal = outcome.status.phase.is_some_and(Phase::is_terminal);
     Ok(match (terminal, outcome.requeue_after) {
@@ -271,57 +286,6 @@ async fn finish(
         (false, Some(after)) => Action::requeue(after.min(RESYNC)),
         (false, None) => Action::requeue(RESYNC),
     })
-}
-
-async fn write_status(
-    test: &LocustTest,
-    ctx: &Context,
-    status: &LocustTestStatus,
-) -> Result<(), Error> {
-    let namespace = test
-        .namespace()
-        .ok_or(Error::MissingMetadata("namespace"))?;
-    let api: Api<LocustTest> = Api::namespaced(ctx.client.clone(), &namespace);
-    let patch = json!({
-        "apiVersion": LocustTest::api_version(&()),
-        "kind": LocustTest::kind(&()),
-        "status": status,
-    });
-    api.patch_status(
-        &test.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(patch),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn publish(test: &LocustTest, ctx: &Context, note: &EventNote) {
-    let event = Event {
-        type_: if note.warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
-        reason: note.reason.to_string(),
-        note: Some(truncate(&note.message, 1000)),
-        action: "Reconcile".to_string(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &test.object_ref(&())).await {
-        warn!(test = %test.name_any(), %error, reason = note.reason, "cannot publish event");
-    }
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
 }
 
 enum Ensured {

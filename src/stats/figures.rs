@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::payload::StatsPayload;
+use crate::api::text::shorten;
 use crate::api::v2::{EndpointFailures, LiveStats, TestResult};
 
 /// Endpoints listed in `result.topFailures`.
@@ -78,7 +79,7 @@ pub fn test_result(
                         .unwrap_or(0.0)
                         .total_cmp(&b.occurrences.unwrap_or(0.0))
                 })
-                .map(|err| shorten(&err.error, MAX_ERROR_LENGTH)),
+                .map(|err| shorten(&err.error, MAX_ERROR_LENGTH, "...")),
         })
         .collect();
     TestResult {
@@ -144,17 +145,6 @@ fn count(value: Option<f64>) -> i64 {
 fn round(value: f64, decimals: i32) -> f64 {
     let factor = 10f64.powi(decimals);
     (value * factor).round() / factor
-}
-
-fn shorten(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
 }
 
 #[cfg(test)]

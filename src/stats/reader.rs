@@ -18,6 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::api::names::{PORT_NAME_WEB, Role, WEB_PORT, child_name};
+use crate::api::text::shorten;
 use crate::resources::web_ui::WebUi;
 
 /// Largest body read from the master (the HTML report is about 1 MB).
@@ -202,10 +203,5 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    let mut end = text.len().min(200);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
+    shorten(text.trim(), 200, "")
 }

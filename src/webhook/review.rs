@@ -7,6 +7,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::api::conversion::convert_object;
+use crate::api::text::shorten;
 
 /// The only ConversionReview version served (the CRD lists it in `conversionReviewVersions`).
 pub const REVIEW_API_VERSION: &str = "apiextensions.k8s.io/v1";
@@ -183,21 +184,13 @@ fn identify(index: usize, object: &Value) -> String {
 }
 
 fn describe(value: Option<&Value>) -> String {
-    let mut text = match value {
+    let text = match value {
         None => return "(missing)".to_string(),
         Some(Value::String(s)) => format!("{s:?}"),
         Some(other) => other.to_string(),
     };
     // The request is untrusted: never echo an unbounded amount of it.
-    if text.len() > 64 {
-        let mut end = 64;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push('…');
-    }
-    text
+    shorten(&text, 64, "…")
 }
 
 fn failure(uid: String, objects: usize, message: String) -> Reviewed {

@@ -19,19 +19,18 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Resource, ResourceExt};
-use serde_json::json;
+use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, instrument, warn};
 
 use super::conditions::{EventNote, reason};
 use super::leader::Fence;
-use super::{Error, api};
+use super::{Error, api, writes};
 use crate::api::cron::CronSchedule;
 use crate::api::names::{ANNOTATION_TRIGGER, FIELD_MANAGER, LABEL_SCHEDULE};
 use crate::api::schedule::{LocustTestSchedule, LocustTestScheduleStatus};
@@ -341,38 +340,24 @@ async fn write_status(
     let namespace = schedule
         .namespace()
         .ok_or(Error::ScheduleMetadata("namespace"))?;
-    let api: Api<LocustTestSchedule> = Api::namespaced(ctx.client.clone(), &namespace);
-    let patch = json!({
-        "apiVersion": LocustTestSchedule::api_version(&()),
-        "kind": LocustTestSchedule::kind(&()),
-        "status": status,
-    });
-    api.patch_status(
+    writes::apply_status::<LocustTestSchedule>(
+        &ctx.client,
+        &namespace,
         &schedule.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(patch),
+        status,
     )
     .await?;
     Ok(())
 }
 
 async fn publish(schedule: &LocustTestSchedule, ctx: &ScheduleContext, note: &EventNote) {
-    let event = Event {
-        type_: if note.warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
-        reason: note.reason.to_string(),
-        note: Some(note.message.chars().take(1000).collect()),
-        action: "Schedule".to_string(),
-        secondary: None,
-    };
-    if let Err(error) = ctx
-        .recorder
-        .publish(&event, &schedule.object_ref(&()))
-        .await
-    {
-        warn!(schedule = %schedule.name_any(), %error, reason = note.reason, "cannot publish event");
-    }
+    writes::publish_event(
+        &ctx.recorder,
+        schedule,
+        "Schedule",
+        note.warning,
+        note.reason,
+        &note.message,
+    )
+    .await;
 }
