@@ -36,7 +36,7 @@ test: tools ## Every test: unit, integration against a real API server, end to e
 	$(TOOLS_ENV); $(CARGO) test --all-targets
 
 bench: ## Release-build benchmarks that print figures (docs/performance.md)
-	$(TOOLS_ENV); $(CARGO) bench --bench cache_memory --bench hot_paths --bench stats_polling --bench operator_scale --bench conversion
+	$(TOOLS_ENV); $(CARGO) bench --bench cache_memory --bench hot_paths --bench stats_polling --bench operator_scale --bench status_lag --bench conversion
 
 unit: ## Unit tests only (no cluster)
 	$(CARGO) test --lib --bins

@@ -1,9 +1,16 @@
 //! Figures for the operator's hot paths (`cargo bench --bench hot_paths`): validating a spec,
-//! building its children and converting it between versions, per call.
+//! building its children and converting it between versions, per call; and finding one test's
+//! pods among the cached pods of 1,000 tests, as a reconcile does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher;
+use locust_operator::api::names::LABEL_TEST_NAME;
 
 use locust_operator::api::conversion::convert_object;
 use locust_operator::api::v2::LocustTest;
@@ -27,6 +34,37 @@ fn measure(what: &str, mut f: impl FnMut()) {
         "{what:<48} {:>10.1} us/op  ({n} ops)",
         per.as_secs_f64() * 1e6
     );
+}
+
+/// A cache of the pods of `tests` tests (a master and two workers each, labelled as the
+/// operator labels them, owned by their Job), as the controller's pod cache holds them.
+fn pod_cache(tests: usize) -> Store<Pod> {
+    let (reader, mut writer) = reflector::store::<Pod>();
+    for i in 0..tests {
+        let test = format!("load-{i:05}");
+        for (role, pod) in [("master", "p"), ("worker", "a"), ("worker", "b")] {
+            let job = format!("{test}-{role}");
+            let pod: Pod = serde_json::from_value(serde_json::json!({
+                "metadata": {
+                    "name": format!("{job}-{pod}"), "namespace": "bench",
+                    "labels": {
+                        LABEL_TEST_NAME: test, "performance-test-pod-name": job,
+                        "managed-by": "locust-k8s-operator", "app": test,
+                        "app.kubernetes.io/name": "locust", "app.kubernetes.io/instance": test,
+                        "app.kubernetes.io/component": role,
+                        "app.kubernetes.io/managed-by": "locust-k8s-operator",
+                        "app.kubernetes.io/part-of": "locust-k8s-operator",
+                    },
+                    "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": job,
+                                         "uid": format!("uid-{job}"), "controller": true}],
+                },
+                "status": {"phase": "Running"},
+            }))
+            .unwrap();
+            writer.apply_watcher_event(&watcher::Event::Apply(pod));
+        }
+    }
+    reader
 }
 
 fn main() {
@@ -57,5 +95,23 @@ fn main() {
     let v1 = convert_object(&value, "locust.io/v1").unwrap();
     measure("convert_object v1 -> v2 (restores the annotation)", || {
         black_box(convert_object(black_box(&v1), "locust.io/v2").unwrap());
+    });
+    // The reconcile's lookup of one test's pods (reconcile.rs): a scan of the whole cache.
+    let pods = pod_cache(1000);
+    let (namespace, name) = ("bench".to_string(), "load-00500".to_string());
+    let job_uids = [
+        "uid-load-00500-master".to_string(),
+        "uid-load-00500-worker".to_string(),
+    ];
+    measure("one test's pods among 3,000 cached (state_filter)", || {
+        let found = pods.state_filter(|pod| {
+            pod.namespace().as_deref() == Some(namespace.as_str())
+                && pod.labels().get(LABEL_TEST_NAME) == Some(&name)
+                && pod
+                    .owner_references()
+                    .iter()
+                    .any(|o| job_uids.contains(&o.uid))
+        });
+        assert_eq!(black_box(found).len(), 3);
     });
 }
