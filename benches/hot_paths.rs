@@ -7,7 +7,6 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::ResourceExt;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher;
 use locust_operator::api::names::LABEL_TEST_NAME;
@@ -16,6 +15,7 @@ use locust_operator::api::conversion::convert_object;
 use locust_operator::api::v2::LocustTest;
 use locust_operator::api::validation::validate_object;
 use locust_operator::config::Config;
+use locust_operator::controller::status::is_pod_of;
 use locust_operator::resources::build_children;
 
 fn measure(what: &str, mut f: impl FnMut()) {
@@ -104,14 +104,7 @@ fn main() {
         "uid-load-00500-worker".to_string(),
     ];
     measure("one test's pods among 3,000 cached (state_filter)", || {
-        let found = pods.state_filter(|pod| {
-            pod.namespace().as_deref() == Some(namespace.as_str())
-                && pod.labels().get(LABEL_TEST_NAME) == Some(&name)
-                && pod
-                    .owner_references()
-                    .iter()
-                    .any(|o| job_uids.contains(&o.uid))
-        });
+        let found = pods.state_filter(|pod| is_pod_of(pod, &namespace, &name, &job_uids));
         assert_eq!(black_box(found).len(), 3);
     });
 }

@@ -20,7 +20,7 @@ use super::references;
 use super::results::{ReportOutcome, StatsView};
 use super::status::{self, Observed, Outcome};
 use super::{Context, Error, writes};
-use crate::api::names::{FIELD_MANAGER, LABEL_TEST_NAME};
+use crate::api::names::FIELD_MANAGER;
 use crate::api::v2::{LocustTest, LocustTestStatus, Phase};
 use crate::api::validation::validate_object;
 use crate::resources::report::report_config_map;
@@ -165,14 +165,10 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
         .into_iter()
         .filter_map(|job| job.as_ref()?.metadata.uid.clone())
         .collect();
-    let pods: Vec<Arc<Pod>> = ctx.caches.pods.state_filter(|pod| {
-        pod.namespace().as_deref() == Some(namespace.as_str())
-            && pod.labels().get(LABEL_TEST_NAME) == Some(&name)
-            && pod
-                .owner_references()
-                .iter()
-                .any(|o| job_uids.contains(&o.uid))
-    });
+    let pods: Vec<Arc<Pod>> = ctx
+        .caches
+        .pods
+        .state_filter(|pod| status::is_pod_of(pod, &namespace, &name, &job_uids));
     let expected = resources::expected_workers(&test.spec);
     let reading = ctx.readings.get(&ObjectRef::from_obj(test));
     let report = match reading.as_ref().and_then(|r| r.capture.as_deref()) {

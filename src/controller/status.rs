@@ -15,7 +15,7 @@ use super::conditions::{EventNote, condition, reason};
 use super::diagnosis::{self, Diagnosis, reason as pod_reason, role_of};
 use super::exposure::Exposure;
 use super::results::{self, StatsView};
-use crate::api::names::Role;
+use crate::api::names::{LABEL_TEST_NAME, Role};
 use crate::api::v2::{LocustTestStatus, Phase};
 use crate::resources::web_ui::WebUi;
 
@@ -62,6 +62,25 @@ impl Observed<'_> {
             stats: StatsView::off(WebUi::default()),
         }
     }
+}
+
+/// Whether a cached pod is one of test `name`'s in `namespace`: labelled with the test's name
+/// and owned by one of its Jobs (`job_uids`), so that a previous test of the same name whose
+/// pods await garbage collection is left out. The reconcile asks this of every cached pod, so
+/// the cheap checks come first and nothing is copied.
+pub fn is_pod_of(pod: &Pod, namespace: &str, name: &str, job_uids: &[String]) -> bool {
+    pod.metadata
+        .labels
+        .as_ref()
+        .and_then(|labels| labels.get(LABEL_TEST_NAME))
+        .is_some_and(|test| test == name)
+        && pod.metadata.namespace.as_deref() == Some(namespace)
+        && pod
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| job_uids.contains(&o.uid))
 }
 
 /// Derives the next status of a running test.

@@ -270,3 +270,45 @@ fn fail_is_final_and_names_the_reason() {
     assert_eq!(again.status, out.status);
     assert!(again.events.is_empty());
 }
+
+#[test]
+fn a_pod_is_the_tests_when_its_label_namespace_and_owner_all_match() {
+    let pod_with = |label: &str, namespace: &str, owner_uid: &str| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {
+                "name": "p", "namespace": namespace,
+                "labels": {LABEL_TEST_NAME: label},
+                "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "j",
+                                     "uid": owner_uid}],
+            },
+        }))
+        .unwrap()
+    };
+    let uids = ["master-uid".to_string(), "worker-uid".to_string()];
+    assert!(is_pod_of(
+        &pod_with("t", "ns", "worker-uid"),
+        "ns",
+        "t",
+        &uids
+    ));
+    assert!(!is_pod_of(
+        &pod_with("other", "ns", "worker-uid"),
+        "ns",
+        "t",
+        &uids
+    ));
+    assert!(!is_pod_of(
+        &pod_with("t", "ns2", "worker-uid"),
+        "ns",
+        "t",
+        &uids
+    ));
+    // A previous test of the same name: its Jobs had other uids.
+    assert!(!is_pod_of(
+        &pod_with("t", "ns", "old-uid"),
+        "ns",
+        "t",
+        &uids
+    ));
+    assert!(!is_pod_of(&Pod::default(), "ns", "t", &uids));
+}
