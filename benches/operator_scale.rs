@@ -427,11 +427,17 @@ async fn run(cluster: &Cluster, n: usize, unrelated: Option<usize>) {
     let idle_rss = rss_mib(pid, "VmRSS:");
     let idle_hwm = rss_mib(pid, "VmHWM:");
     // What the idle RSS is: anonymous memory (heap, stacks) and file pages (the binary's text).
+    // The executable is the one the process runs: the build's, or another one that a wrapper
+    // (LOCUST_TEST_OPERATOR_WRAPPER) execs, e.g. a build of another profile.
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_locust-k8s-operator").to_string());
+    let exe_mb = std::fs::metadata(&exe).map_or(0.0, |m| m.len() as f64 / 1e6);
     let idle_parts = format!(
-        "anon {:.1} MiB, file {:.1} MiB of which the operator binary {:.1}, {} threads",
+        "anon {:.1} MiB, file {:.1} MiB of which the operator binary {:.1} ({exe}, {exe_mb:.1} MB), {} threads",
         rss_mib(pid, "RssAnon:"),
         rss_mib(pid, "RssFile:"),
-        rss_of_file_mib(pid, env!("CARGO_BIN_EXE_locust-k8s-operator")),
+        rss_of_file_mib(pid, &exe),
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .unwrap_or_default()
             .lines()
