@@ -28,6 +28,7 @@
 //! and checks the counts it reports.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod procfs;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -39,6 +40,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, ServiceAccount};
 use kube::api::{Api, PostParams};
 use locust_operator::api::v2::LocustTest;
+use procfs::{cpu_seconds, rss_mib};
 use serde_json::json;
 use support::cluster::{Cluster, Location, Mode};
 use support::operator::{OperatorOptions, OperatorProcess, operator_identity};
@@ -57,33 +59,6 @@ fn locust_test(name: &str) -> LocustTest {
         }
     }))
     .unwrap()
-}
-
-/// CPU time (user + system) of a process, from /proc.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
-    (ticks(11) + ticks(12)) as f64 / 100.0
-}
-
-fn rss_mib(pid: u32, key: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
 }
 
 /// Resident MiB of the mappings of `pid` backed by the file `path` (e.g. its binary's code).

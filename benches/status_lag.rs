@@ -26,6 +26,7 @@
 //! asserts no time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod procfs;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -41,6 +42,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use locust_operator::api::v2::{LocustTest, Phase};
+use procfs::{cpu_seconds, rss_mib};
 use serde_json::json;
 use support::cluster::{Cluster, Location, Mode};
 use support::crd;
@@ -71,33 +73,6 @@ fn load_average() -> f64 {
         .next()
         .and_then(|v| v.parse().ok())
         .unwrap_or(f64::NAN)
-}
-
-/// CPU time (user + system) of a process, from /proc.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
-    (ticks(11) + ticks(12)) as f64 / 100.0
-}
-
-fn rss_mib(pid: u32, key: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
 }
 
 /// What the bench's watch on LocustTests saw, and the changes it waits for.
