@@ -14,6 +14,7 @@ mod error;
 pub mod exposure;
 pub mod fenced;
 pub mod leader;
+pub mod pod_index;
 pub mod projection;
 pub mod rate_limit;
 mod reconcile;
@@ -75,6 +76,8 @@ pub struct Caches {
     pub jobs: Store<Job>,
     pub services: Store<Service>,
     pub pods: Store<Pod>,
+    /// The pods of each test, kept from the pod watch (pod_index.rs).
+    pub pod_index: pod_index::PodIndex,
 }
 
 /// Shared by every reconcile.
@@ -115,9 +118,9 @@ const LIST_PAGE_SIZE: u32 = 100;
 /// Where the reflectors send the test each watch event concerns.
 type Triggers = futures::channel::mpsc::UnboundedSender<ObjectRef<LocustTest>>;
 
-/// A reflector on its own task; returns its cache. Every object it sees created, changed,
-/// listed or deleted is sent to `triggers` as the test it belongs to (`test_of`), which the
-/// controller reconciles.
+/// A reflector on its own task; returns its cache. Every event is shown to `observe` once the
+/// cache applied it; every object it sees created, changed, listed or deleted is then sent to
+/// `triggers` as the test it belongs to (`test_of`), which the controller reconciles.
 ///
 /// Why not kube's shared streams (`reflect_shared` + `owns_shared_stream`): their subscriber
 /// (`ReflectHandle`) answers `Pending` without arranging a wake-up when the object it was told
@@ -133,6 +136,7 @@ fn reflect<K>(
     config: watcher::Config,
     triggers: Triggers,
     test_of: fn(&K) -> Option<ObjectRef<LocustTest>>,
+    observe: impl Fn(&watcher::Event<K>) + Send + 'static,
 ) -> Store<K>
 where
     K: Resource<DynamicType = ()>
@@ -154,6 +158,7 @@ where
         .for_each(move |event| {
             match event {
                 Ok(event) => {
+                    observe(&event);
                     if let Some(test) = triggered_by(&event, test_of) {
                         // Fails only once the controller has stopped.
                         let _ = triggers.unbounded_send(test);
@@ -208,6 +213,7 @@ pub async fn run(
         watcher::Config::default().page_size(LIST_PAGE_SIZE),
         trigger.clone(),
         |test| Some(ObjectRef::from_obj(test)),
+        |_| (),
     );
     let jobs = reflect(
         &mut watches,
@@ -215,6 +221,7 @@ pub async fn run(
         children.clone(),
         trigger.clone(),
         owning_test,
+        |_| (),
     );
     let services = reflect(
         &mut watches,
@@ -222,7 +229,9 @@ pub async fn run(
         children,
         trigger.clone(),
         owning_test,
+        |_| (),
     );
+    let pod_index = pod_index::PodIndex::default();
     let pods = reflect(
         &mut watches,
         api::<Pod>(&client, ns),
@@ -231,6 +240,10 @@ pub async fn run(
             .labels(&locust_pods_selector()),
         trigger.clone(),
         labelled_test,
+        {
+            let pod_index = pod_index.clone();
+            move |event| pod_index.observe(event)
+        },
     );
 
     let closed = |what| move |_| Error::CacheClosed(what);
@@ -258,6 +271,7 @@ pub async fn run(
         jobs,
         services,
         pods,
+        pod_index,
     };
     let reporter = Reporter {
         controller: OPERATOR_NAME.to_string(),

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
@@ -165,10 +165,11 @@ async fn reconcile_inner(test: &LocustTest, ctx: &Context) -> Result<Action, Err
         .into_iter()
         .filter_map(|job| job.as_ref()?.metadata.uid.clone())
         .collect();
-    let pods: Vec<Arc<Pod>> = ctx
+    let mut pods = ctx
         .caches
-        .pods
-        .state_filter(|pod| status::is_pod_of(pod, &namespace, &name, &job_uids));
+        .pod_index
+        .pods_of(&ctx.caches.pods, &namespace, &name);
+    pods.retain(|pod| status::is_pod_of(pod, &namespace, &name, &job_uids));
     let expected = resources::expected_workers(&test.spec);
     let reading = ctx.readings.get(&ObjectRef::from_obj(test));
     let report = match reading.as_ref().and_then(|r| r.capture.as_deref()) {
