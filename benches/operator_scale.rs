@@ -19,6 +19,7 @@
 //! `BENCH_UNRELATED=K` first creates K Pods and K Jobs without labels in another namespace and
 //! runs the operator on every namespace, so that only its watches' label selectors keep them
 //! out. `BENCH_OPERATOR_ENV="K=V,K=V"` adds environment to the operator process.
+//! `BENCH_WAIT_S` sets how long a scenario may take to make its children (600 s by default).
 //!
 //! The operator runs with the conversion webhook disabled (`WEBHOOK_CERT_MODE=disabled`, as in
 //! every test that starts it through tests/support/operator.rs) and the CRD has no conversion
@@ -207,11 +208,11 @@ fn writes(cluster: &Cluster, ns: &str) -> BTreeMap<String, usize> {
     counts
 }
 
-/// Jobs and Services the operator has created in `ns` (from the audit log: the bench itself
-/// sends no request for them).
-fn children_made(cluster: &Cluster, ns: &str) -> usize {
+/// Of `writes`, the Jobs and Services the operator created in `ns` (the bench itself sends no
+/// request for them).
+fn children_in(writes: &[audit::Write], ns: &str) -> usize {
     let user = format!("system:serviceaccount:{ns}:locust-k8s-operator");
-    audit::writes(cluster)
+    writes
         .iter()
         .filter(|w| {
             w.user == user && w.code == 201 && (w.resource == "jobs" || w.resource == "services")
@@ -219,10 +220,20 @@ fn children_made(cluster: &Cluster, ns: &str) -> usize {
         .count()
 }
 
+/// Jobs and Services the operator has created in `ns` (from the audit log).
+fn children_made(cluster: &Cluster, ns: &str) -> usize {
+    children_in(&audit::writes(cluster), ns)
+}
+
+/// Waits until the operator has created `expected` Jobs and Services in `ns` in all. The audit
+/// log is read incrementally: parsing it whole every 50 ms took most of a core once it held
+/// the writes of thousands of tests, which slowed the operator under measurement.
 async fn wait_children(cluster: &Cluster, ns: &str, expected: usize, within: Duration) -> Instant {
     let started = Instant::now();
+    let mut tail = audit::Tail::new(cluster);
+    let mut made = 0;
     loop {
-        let made = children_made(cluster, ns);
+        made += children_in(&tail.next(), ns);
         if made >= expected {
             return Instant::now();
         }
@@ -389,7 +400,14 @@ async fn run(cluster: &Cluster, n: usize, unrelated: Option<usize>) {
         unrelated_s = Some(took.as_secs_f64());
         options.watch_namespace = None;
     }
-    let bound = Duration::from_secs(600);
+    // How long the bench waits for the children of a scenario before it gives up
+    // (`BENCH_WAIT_S`, 600 by default).
+    let bound = Duration::from_secs(
+        std::env::var("BENCH_WAIT_S")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(600),
+    );
     let client = cluster.client();
 
     // Burst.

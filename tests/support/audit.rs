@@ -2,7 +2,8 @@
 //! operator's identities): who wrote what, and when, as the API server saw it. The controller
 //! tests read it to prove that at most one operator replica writes at any time.
 
-use std::path::Path;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde_json::Value;
@@ -53,22 +54,59 @@ pub struct Write {
 /// Every write by a ServiceAccount outside kube-system recorded so far.
 pub fn writes(cluster: &Cluster) -> Vec<Write> {
     let text = std::fs::read_to_string(cluster.dir.join(LOG)).unwrap_or_default();
-    text.lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter_map(|event| {
-            let text = |v: &Value| v.as_str().map(str::to_string);
-            let time = |key: &str| event[key].as_str()?.parse::<Timestamp>().ok();
-            Some(Write {
-                user: text(&event["user"]["username"])?,
-                verb: text(&event["verb"])?,
-                resource: text(&event["objectRef"]["resource"]).unwrap_or_default(),
-                subresource: text(&event["objectRef"]["subresource"]),
-                namespace: text(&event["objectRef"]["namespace"]),
-                name: text(&event["objectRef"]["name"]),
-                code: event["responseStatus"]["code"].as_i64().unwrap_or(0),
-                received: time("requestReceivedTimestamp")?,
-                completed: time("stageTimestamp")?,
-            })
-        })
-        .collect()
+    text.lines().filter_map(parse).collect()
+}
+
+/// The log read from where the last call stopped: each call returns only the writes recorded
+/// since, so a loop that polls the log does not parse it whole each time (with 10,000 tests it
+/// holds about 60,000 lines).
+pub struct Tail {
+    path: PathBuf,
+    offset: u64,
+}
+
+impl Tail {
+    pub fn new(cluster: &Cluster) -> Self {
+        Tail {
+            path: cluster.dir.join(LOG),
+            offset: 0,
+        }
+    }
+
+    /// The writes of the lines completed since the last call (a line still being written is
+    /// left for the next one).
+    pub fn next(&mut self) -> Vec<Write> {
+        let Ok(mut file) = std::fs::File::open(&self.path) else {
+            return Vec::new();
+        };
+        let mut bytes = Vec::new();
+        if file.seek(SeekFrom::Start(self.offset)).is_err() || file.read_to_end(&mut bytes).is_err()
+        {
+            return Vec::new();
+        }
+        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        self.offset += complete as u64;
+        String::from_utf8_lossy(&bytes[..complete])
+            .lines()
+            .filter_map(parse)
+            .collect()
+    }
+}
+
+/// One line of the log, if it is a write with the fields every record of this policy has.
+fn parse(line: &str) -> Option<Write> {
+    let event = serde_json::from_str::<Value>(line).ok()?;
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let time = |key: &str| event[key].as_str()?.parse::<Timestamp>().ok();
+    Some(Write {
+        user: text(&event["user"]["username"])?,
+        verb: text(&event["verb"])?,
+        resource: text(&event["objectRef"]["resource"]).unwrap_or_default(),
+        subresource: text(&event["objectRef"]["subresource"]),
+        namespace: text(&event["objectRef"]["namespace"]),
+        name: text(&event["objectRef"]["name"]),
+        code: event["responseStatus"]["code"].as_i64().unwrap_or(0),
+        received: time("requestReceivedTimestamp")?,
+        completed: time("stageTimestamp")?,
+    })
 }
