@@ -126,32 +126,12 @@ where
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-    use std::convert::Infallible;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
 
     use tower::ServiceExt;
 
     use super::*;
-
-    /// Counts the requests that got through.
-    #[derive(Clone, Default)]
-    struct Counter(Arc<AtomicUsize>);
-
-    impl Service<Request<()>> for Counter {
-        type Response = ();
-        type Error = Infallible;
-        type Future = std::future::Ready<Result<(), Infallible>>;
-
-        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-            Poll::Ready(Ok(()))
-        }
-
-        fn call(&mut self, _: Request<()>) -> Self::Future {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            std::future::ready(Ok(()))
-        }
-    }
+    use crate::controller::counting_service::Counter;
 
     async fn send(service: &Fenced<Counter>, method: Method) -> Result<(), BoxError> {
         let request = Request::builder()
@@ -169,7 +149,7 @@ mod tests {
             fence: fence.clone(),
         }
         .layer(counter.clone());
-        let through = || counter.0.load(Ordering::SeqCst);
+        let through = || counter.count();
 
         // Not leading yet: reads pass, writes are refused before they reach the connection.
         assert!(send(&service, Method::GET).await.is_ok());

@@ -9,6 +9,8 @@
 
 mod adoption;
 pub mod conditions;
+#[cfg(test)]
+mod counting_service;
 pub mod diagnosis;
 mod error;
 pub mod exposure;

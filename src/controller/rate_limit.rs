@@ -141,12 +141,11 @@ where
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-    use std::convert::Infallible;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use tower::ServiceExt;
 
     use super::*;
+    use crate::controller::counting_service::Counter;
 
     #[test]
     fn zero_qps_is_no_limit_and_zero_burst_is_qps_rounded_up() {
@@ -179,25 +178,6 @@ mod tests {
         assert_eq!(bucket.reserve(), Duration::from_millis(100));
     }
 
-    /// Counts the requests that got through.
-    #[derive(Clone, Default)]
-    struct Counter(Arc<AtomicUsize>);
-
-    impl Service<Request<()>> for Counter {
-        type Response = ();
-        type Error = Infallible;
-        type Future = std::future::Ready<Result<(), Infallible>>;
-
-        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-            Poll::Ready(Ok(()))
-        }
-
-        fn call(&mut self, _: Request<()>) -> Self::Future {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            std::future::ready(Ok(()))
-        }
-    }
-
     #[tokio::test(start_paused = true)]
     async fn requests_wait_for_their_token() {
         let counter = Counter::default();
@@ -220,6 +200,6 @@ mod tests {
         let ms: Vec<u128> = times.iter().map(Duration::as_millis).collect();
         // Three at once (the burst), then one every 500 ms.
         assert_eq!(ms, [0, 0, 0, 500, 1000, 1500, 2000]);
-        assert_eq!(counter.0.load(Ordering::SeqCst), 7);
+        assert_eq!(counter.count(), 7);
     }
 }
