@@ -91,8 +91,9 @@ impl PodIndex {
             .collect()
     }
 
-    /// Tests with at least one indexed pod (for tests and figures).
-    pub fn tests(&self) -> usize {
+    /// Tests with at least one indexed pod.
+    #[cfg(test)]
+    fn tests(&self) -> usize {
         self.inner
             .read()
             .unwrap_or_else(PoisonError::into_inner)

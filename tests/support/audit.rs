@@ -53,8 +53,7 @@ pub struct Write {
 
 /// Every write by a ServiceAccount outside kube-system recorded so far.
 pub fn writes(cluster: &Cluster) -> Vec<Write> {
-    let text = std::fs::read_to_string(cluster.dir.join(LOG)).unwrap_or_default();
-    text.lines().filter_map(parse).collect()
+    Tail::new(cluster).next()
 }
 
 /// The log read from where the last call stopped: each call returns only the writes recorded
